@@ -1,0 +1,99 @@
+# turnout's build. `make` builds build/turnout; `make test` runs every test; `make demo`
+# runs the proxy in front of two demo backends; `make deps` installs Debian packages.
+# BUILD picks the output folder; SANITIZE=1 builds with ASan and UBSan (no jemalloc).
+
+BUILD ?= build
+CXX ?= g++
+CC ?= gcc
+JOBS ?= 2
+
+LLHTTP_SRC := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+
+WARN := -Wall -Wextra -Wno-unused-parameter
+OPT ?= -O2 -g
+CPPFLAGS := -I. -I$(BUILD)/gen -I$(LLHTTP_INC) -MMD -MP
+CXXFLAGS := -std=c++20 $(OPT) $(WARN) -pthread
+CFLAGS := $(OPT) -pthread
+LIBS := -luv -lprotobuf -lyaml-cpp -lre2 -lxxhash -pthread
+ifeq ($(SANITIZE),1)
+  SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CXXFLAGS += $(SAN)
+  CFLAGS += $(SAN)
+  LDFLAGS += $(SAN)
+else
+  LIBS += -ljemalloc
+endif
+
+PROTO := config/turnout.proto
+PROTO_CC := $(BUILD)/gen/config/turnout.pb.cc
+PROTO_H := $(BUILD)/gen/config/turnout.pb.h
+
+LIB_SRCS := $(filter-out proxy/main.cc,$(wildcard config/*.cc filters/*.cc proxy/*.cc))
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/turnout.pb.o \
+  $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
+UNIT_SRCS := $(wildcard tests/config/*.cc tests/filters/*.cc tests/proxy/*.cc)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
+E2E_SRCS := $(wildcard tests/e2e/*.cc)
+E2E_OBJS := $(E2E_SRCS:%.cc=$(BUILD)/obj/%.o)
+
+.PHONY: all test unit e2e demo deps clean format format-check test-sanitize bench
+all: $(BUILD)/turnout
+
+$(PROTO_CC) $(PROTO_H): $(PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc --cpp_out=$(BUILD)/gen $(PROTO)
+
+$(BUILD)/obj/gen/turnout.pb.o: $(PROTO_CC)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -Wno-extra -c $< -o $@
+
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -I$(LLHTTP_INC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libturnout.a: $(LIB_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/turnout: $(BUILD)/obj/proxy/main.o $(BUILD)/libturnout.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/unit_tests: $(UNIT_OBJS) $(BUILD)/libturnout.a
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgmock -lgtest_main -lgtest $(LIBS)
+
+$(BUILD)/e2e_tests: $(E2E_OBJS) $(BUILD)/libturnout.a
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgmock -lgtest_main -lgtest $(LIBS)
+
+# Unit tests first: they are fast and say most precisely what broke.
+test: unit e2e
+
+unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+e2e: $(BUILD)/turnout $(BUILD)/e2e_tests
+	TURNOUT_BIN=$(abspath $(BUILD)/turnout) TURNOUT_ROOT=$(CURDIR) $(BUILD)/e2e_tests
+
+test-sanitize:
+	$(MAKE) BUILD=build-asan SANITIZE=1 OPT="-O1 -g" test
+
+deps:
+	./scripts/install-deps.sh
+
+demo:
+	./scripts/demo.sh
+
+format:
+	clang-format -i $(wildcard config/*.cc config/*.h filters/*.cc filters/*.h proxy/*.cc \
+	  proxy/*.h tests/*/*.cc tests/*/*.h bench/*.cc)
+
+format-check:
+	./scripts/check-width.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,167 @@
+// The compiled, immutable form of a config: what the data path reads on every request.
+//
+// A Snapshot is built once by compileSnapshot() (config/snapshot_compiler.h) from a
+// validated Bootstrap and never changes afterwards; workers share it through a
+// std::shared_ptr<const Snapshot>. Every cross reference is resolved to an index, every
+// regex is compiled, every bucket range is precomputed.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <re2/re2.h>
+
+namespace turnout {
+
+// Buckets are integers in [0, kBucketCount).
+constexpr uint32_t kBucketCount = 10000;
+
+// A numeric socket address with its text form ("127.0.0.1:8080", "[::1]:8080").
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string text;
+
+  const sockaddr* sockaddrPtr() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+// One value matcher: exact, prefix, suffix, contains or a full-match RE2 regex.
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Suffix, Contains, Regex };
+
+  Kind kind = Kind::Exact;
+  std::string value;
+  std::shared_ptr<const re2::RE2> regex;  // Set only for Kind::Regex.
+
+  bool matches(std::string_view candidate) const;
+};
+
+// A header, cookie or query parameter matcher. With no value matcher it tests presence.
+struct KeyValueMatch {
+  std::string name;  // Lower-cased for headers; as written for cookies and parameters.
+  bool has_value_match = false;
+  StringMatch value;
+  bool invert = false;
+};
+
+struct PathMatch {
+  enum class Kind { Prefix, Exact, Regex };
+
+  Kind kind = Kind::Prefix;
+  std::string value;
+  std::shared_ptr<const re2::RE2> regex;  // Set only for Kind::Regex.
+};
+
+// Where one source of the split key comes from.
+struct HashPolicyRule {
+  enum class Kind { Header, Cookie, QueryParameter, SourceIp, BucketHeader };
+
+  Kind kind = Kind::Header;
+  std::string name;  // Lower-cased for headers; unused for SourceIp.
+};
+
+// One pool of a split and the buckets it owns: [bucket_begin, bucket_end).
+struct ClusterShare {
+  uint32_t cluster_index = 0;  // Index into Snapshot::clusters.
+  uint32_t weight = 0;
+  uint32_t bucket_begin = 0;
+  uint32_t bucket_end = 0;
+};
+
+struct StickyCookieDef {
+  bool enabled = false;
+  std::string name;
+  int64_t max_age_seconds = 30 * 24 * 3600;  // 0: a session cookie (no Max-Age).
+  std::string path = "/";
+};
+
+struct RouteDef {
+  std::string name;
+
+  // Match.
+  PathMatch path;
+  std::vector<KeyValueMatch> headers;
+  std::vector<KeyValueMatch> cookies;
+  std::vector<KeyValueMatch> query_parameters;
+  std::vector<std::string> methods;  // Empty: any method.
+
+  // Action. A single-cluster route has one share owning every bucket.
+  std::vector<ClusterShare> shares;
+  std::vector<HashPolicyRule> hash_policy;
+  StickyCookieDef sticky_cookie;
+  uint64_t salt_seed = 0;  // XXH3-64 of the hash salt; the seed of the bucket hash.
+  uint64_t timeout_ms = 15000;
+};
+
+// A Host pattern: exact, "*.suffix" (Suffix holds ".suffix"), "prefix.*" or "*".
+struct DomainMatch {
+  enum class Kind { Exact, Suffix, Prefix, Any };
+
+  Kind kind = Kind::Exact;
+  std::string value;  // Lower-cased.
+};
+
+struct VirtualHostDef {
+  std::string name;
+  std::vector<DomainMatch> domains;
+  std::vector<RouteDef> routes;
+};
+
+struct DecisionHeadersDef {
+  bool enabled = true;
+  std::string cluster_header = "x-turnout-cluster";
+  std::string bucket_header = "x-turnout-bucket";
+};
+
+struct RouteTable {
+  std::vector<VirtualHostDef> virtual_hosts;
+  DecisionHeadersDef decision_headers;
+};
+
+struct EndpointDef {
+  SocketAddress address;
+};
+
+struct ClusterDef {
+  std::string name;
+  std::vector<EndpointDef> endpoints;
+  uint64_t connect_timeout_ms = 1000;
+  uint32_t max_idle_connections_per_endpoint = 64;
+};
+
+struct ListenerDef {
+  std::string name;
+  SocketAddress address;
+  RouteTable route_table;
+  uint32_t max_request_headers_bytes = 65536;
+  uint64_t max_request_body_bytes = 0;  // 0: unlimited.
+  uint64_t idle_timeout_ms = 60000;
+};
+
+struct AccessLogDef {
+  enum class Format { Text, Json };
+
+  bool enabled = true;
+  std::string path;  // Empty: standard output.
+  Format format = Format::Text;
+};
+
+struct Snapshot {
+  std::vector<ListenerDef> listeners;
+  std::vector<ClusterDef> clusters;
+  AccessLogDef access_log;
+
+  // Where the config came from (a file path, "admin", ...) and the XXH3-64 of its text.
+  std::string source;
+  uint64_t content_hash = 0;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace turnout
