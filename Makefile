@@ -29,11 +29,17 @@ PROTO := config/turnout.proto
 PROTO_CC := $(BUILD)/gen/config/turnout.pb.cc
 PROTO_H := $(BUILD)/gen/config/turnout.pb.h
 
-LIB_SRCS := $(filter-out proxy/main.cc,$(wildcard config/*.cc filters/*.cc proxy/*.cc))
-LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/turnout.pb.o \
+# config/ and filters/ form one library, proxy/ another, so the unit tests of the first
+# build without the second (the dependency runs one way: proxy -> filters -> config).
+CORE_SRCS := $(wildcard config/*.cc filters/*.cc)
+CORE_OBJS := $(CORE_SRCS:%.cc=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/turnout.pb.o
+PROXY_SRCS := $(filter-out proxy/main.cc,$(wildcard proxy/*.cc))
+PROXY_OBJS := $(PROXY_SRCS:%.cc=$(BUILD)/obj/%.o) \
   $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
-UNIT_SRCS := $(wildcard tests/config/*.cc tests/filters/*.cc tests/proxy/*.cc)
+UNIT_SRCS := $(wildcard tests/config/*.cc tests/filters/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
+PROXY_TEST_SRCS := $(wildcard tests/proxy/*.cc)
+PROXY_TEST_OBJS := $(PROXY_TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
 E2E_SRCS := $(wildcard tests/e2e/*.cc)
 E2E_OBJS := $(E2E_SRCS:%.cc=$(BUILD)/obj/%.o)
 
@@ -56,23 +62,32 @@ $(BUILD)/obj/%.o: %.cc | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/libturnout.a: $(LIB_OBJS)
+$(BUILD)/libcore.a: $(CORE_OBJS)
 	ar rcs $@ $^
 
-$(BUILD)/turnout: $(BUILD)/obj/proxy/main.o $(BUILD)/libturnout.a
+$(BUILD)/libproxy.a: $(PROXY_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/turnout: $(BUILD)/obj/proxy/main.o $(BUILD)/libproxy.a $(BUILD)/libcore.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/unit_tests: $(UNIT_OBJS) $(BUILD)/libturnout.a
-	$(CXX) $(LDFLAGS) -o $@ $^ -lgmock -lgtest_main -lgtest $(LIBS)
+TEST_LIBS := -lgmock -lgtest_main -lgtest $(LIBS)
 
-$(BUILD)/e2e_tests: $(E2E_OBJS) $(BUILD)/libturnout.a
-	$(CXX) $(LDFLAGS) -o $@ $^ -lgmock -lgtest_main -lgtest $(LIBS)
+$(BUILD)/unit_tests: $(UNIT_OBJS) $(BUILD)/libcore.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/proxy_tests: $(PROXY_TEST_OBJS) $(BUILD)/libproxy.a $(BUILD)/libcore.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/e2e_tests: $(E2E_OBJS) $(BUILD)/libcore.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 # Unit tests first: they are fast and say most precisely what broke.
 test: unit e2e
 
-unit: $(BUILD)/unit_tests
+unit: $(BUILD)/unit_tests $(if $(PROXY_TEST_SRCS),$(BUILD)/proxy_tests)
 	$(BUILD)/unit_tests
+	$(if $(PROXY_TEST_SRCS),$(BUILD)/proxy_tests)
 
 e2e: $(BUILD)/turnout $(BUILD)/e2e_tests
 	TURNOUT_BIN=$(abspath $(BUILD)/turnout) TURNOUT_ROOT=$(CURDIR) $(BUILD)/e2e_tests
