@@ -1,0 +1,299 @@
+// Builds upstream request heads and downstream response heads from views of the
+// originals, dropping what must not cross the proxy and adding what the proxy owes.
+#include "filters/header_rewrite.h"
+
+#include <array>
+#include <charconv>
+
+#include "filters/text.h"
+
+namespace turnout {
+
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+
+void appendNumber(uint64_t number, std::string* out) {
+  std::array<char, 24> digits;
+  const auto result = std::to_chars(digits.data(), digits.data() + digits.size(), number);
+  out->append(digits.data(), result.ptr);
+}
+
+void appendLine(std::string_view name, std::string_view value, std::string* out) {
+  out->append(name).append(": ").append(value).append(kCrlf);
+}
+
+// True when some Connection line lists `name` among its options (RFC 9110 7.6.1): the
+// sender declared that field meaningful for its own connection only.
+bool listedInConnection(std::span<const HeaderView> headers, std::string_view name) {
+  for (const HeaderView& header : headers) {
+    if (!equalsIgnoreCase(header.name, "connection")) {
+      continue;
+    }
+    Splitter options(header.value, ',');
+    std::string_view option;
+    while (options.next(&option)) {
+      if (equalsIgnoreCase(trimSpaces(option), name)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool isConnectionSpecific(std::string_view name, std::span<const HeaderView> headers) {
+  return isHopByHop(name) || listedInConnection(headers, name);
+}
+
+bool isEnabledDecisionHeader(std::string_view name, const DecisionHeadersDef* decision) {
+  return decision != nullptr && decision->enabled &&
+         (equalsIgnoreCase(name, decision->cluster_header) ||
+          equalsIgnoreCase(name, decision->bucket_header));
+}
+
+bool keepInUpstreamRequest(const HeaderView& header, const UpstreamRequestHead& head) {
+  // Host identifies the origin end to end; a Connection line naming it is ignored.
+  if (equalsIgnoreCase(header.name, "host")) {
+    return true;
+  }
+  return !isConnectionSpecific(header.name, head.headers) &&
+         !equalsIgnoreCase(header.name, "content-length") &&
+         !equalsIgnoreCase(header.name, "expect") &&
+         !isEnabledDecisionHeader(header.name, head.decision_headers);
+}
+
+// The index of the last X-Forwarded-For line that will be forwarded, or -1.
+ptrdiff_t lastForwardedFor(const UpstreamRequestHead& head) {
+  ptrdiff_t last = -1;
+  for (size_t i = 0; i < head.headers.size(); ++i) {
+    const HeaderView& header = head.headers[i];
+    if (equalsIgnoreCase(header.name, "x-forwarded-for") && keepInUpstreamRequest(header, head)) {
+      last = static_cast<ptrdiff_t>(i);
+    }
+  }
+  return last;
+}
+
+// Copies the client's lines that may cross the proxy; returns whether one of them was an
+// X-Forwarded-Proto.
+bool writeClientLines(const UpstreamRequestHead& head, std::string* out) {
+  const ptrdiff_t forwarded_for = lastForwardedFor(head);
+  bool has_forwarded_proto = false;
+  for (size_t i = 0; i < head.headers.size(); ++i) {
+    const HeaderView& header = head.headers[i];
+    if (!keepInUpstreamRequest(header, head)) {
+      continue;
+    }
+    has_forwarded_proto = has_forwarded_proto || equalsIgnoreCase(header.name, "x-forwarded-proto");
+    if (static_cast<ptrdiff_t>(i) != forwarded_for) {
+      appendLine(header.name, header.value, out);
+      continue;
+    }
+
+    // The last hop appends itself to the chain; an empty chain just starts with it.
+    out->append(header.name).append(": ").append(header.value);
+    if (!header.value.empty()) {
+      out->append(", ");
+    }
+    out->append(head.client_ip).append(kCrlf);
+  }
+  if (forwarded_for < 0) {
+    appendLine("x-forwarded-for", head.client_ip, out);
+  }
+  return has_forwarded_proto;
+}
+
+void writeRequestFraming(const UpstreamRequestHead& head, std::string* out) {
+  switch (head.framing) {
+    case RequestFraming::None:
+      return;
+    case RequestFraming::ContentLength:
+      out->append("content-length: ");
+      appendNumber(head.content_length, out);
+      out->append(kCrlf);
+      return;
+    case RequestFraming::Chunked:
+      out->append("transfer-encoding: chunked\r\n");
+      return;
+  }
+}
+
+void writeDecisionHeaders(const UpstreamRequestHead& head, std::string* out) {
+  const DecisionHeadersDef* decision = head.decision_headers;
+  if (decision == nullptr || !decision->enabled) {
+    return;
+  }
+  appendLine(decision->cluster_header, head.cluster_name, out);
+  out->append(decision->bucket_header).append(": ");
+  appendNumber(head.bucket, out);
+  out->append(kCrlf);
+}
+
+bool keepInDownstreamResponse(const HeaderView& header, const DownstreamResponseHead& head) {
+  if (isConnectionSpecific(header.name, head.headers)) {
+    return false;
+  }
+
+  // The proxy re-frames the body, so the upstream's length is stale, except when there
+  // is no body: then Content-Length describes the representation (HEAD, 304) and must
+  // reach the client unchanged (RFC 9110 8.6).
+  if (equalsIgnoreCase(header.name, "content-length")) {
+    return head.framing == ResponseFraming::NoBody;
+  }
+  return true;
+}
+
+void writeResponseFraming(const DownstreamResponseHead& head, std::string* out) {
+  switch (head.framing) {
+    case ResponseFraming::NoBody:
+    case ResponseFraming::CloseDelimited:
+      return;
+    case ResponseFraming::ContentLength:
+      out->append("content-length: ");
+      appendNumber(head.content_length, out);
+      out->append(kCrlf);
+      return;
+    case ResponseFraming::Chunked:
+      out->append("transfer-encoding: chunked\r\n");
+      return;
+  }
+}
+
+void writeConnectionLine(const DownstreamResponseHead& head, std::string* out) {
+  // A close-delimited body is only delimited if the proxy really closes afterwards.
+  if (!head.keep_alive || head.framing == ResponseFraming::CloseDelimited) {
+    out->append("connection: close\r\n");
+    return;
+  }
+
+  // HTTP/1.1 is persistent by default; HTTP/1.0 only when told (RFC 9112 9.3).
+  if (head.client_minor_version == 0) {
+    out->append("connection: keep-alive\r\n");
+  }
+}
+
+struct StatusReason {
+  int status;
+  std::string_view reason;
+};
+
+// RFC 9110 section 15's phrases for the statuses a proxy meets in practice.
+constexpr StatusReason kReasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
+    {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+}  // namespace
+
+void writeUpstreamRequestHead(const UpstreamRequestHead& head, std::string* out) {
+  out->append(head.method).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+
+  const bool has_forwarded_proto = writeClientLines(head, out);
+  if (!has_forwarded_proto) {
+    out->append("x-forwarded-proto: http\r\n");
+  }
+  if (!head.request_id.empty()) {
+    appendLine("x-request-id", head.request_id, out);
+  }
+
+  writeRequestFraming(head, out);
+  writeDecisionHeaders(head, out);
+  out->append(kCrlf);
+}
+
+void writeDownstreamResponseHead(const DownstreamResponseHead& head, std::string* out) {
+  const std::string_view reason = head.reason.empty() ? reasonPhrase(head.status) : head.reason;
+  out->append("HTTP/1.1 ");
+  appendNumber(static_cast<uint64_t>(head.status), out);
+  out->append(" ").append(reason).append(kCrlf);
+
+  for (const HeaderView& header : head.headers) {
+    if (keepInDownstreamResponse(header, head)) {
+      appendLine(header.name, header.value, out);
+    }
+  }
+
+  writeResponseFraming(head, out);
+  writeConnectionLine(head, out);
+  for (const HeaderView& header : head.extra_headers) {
+    appendLine(header.name, header.value, out);
+  }
+  out->append(kCrlf);
+}
+
+std::string stickyCookieValue(const StickyCookieDef& cookie, uint32_t bucket) {
+  std::string value = cookie.name;
+  value.append("=");
+  appendNumber(bucket, &value);
+  value.append("; Path=").append(cookie.path);
+  if (cookie.max_age_seconds > 0) {
+    value.append("; Max-Age=");
+    appendNumber(static_cast<uint64_t>(cookie.max_age_seconds), &value);
+  }
+  return value;
+}
+
+std::string_view reasonPhrase(int status) {
+  for (const StatusReason& entry : kReasons) {
+    if (entry.status == status) {
+      return entry.reason;
+    }
+  }
+  return "";
+}
+
+bool isHopByHop(std::string_view name) {
+  constexpr std::array<std::string_view, 7> kHopByHop = {
+      "connection", "keep-alive",        "proxy-connection", "te",
+      "trailer",    "transfer-encoding", "upgrade"};
+  for (const std::string_view hop : kHopByHop) {
+    if (equalsIgnoreCase(name, hop)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace turnout
