@@ -11,10 +11,14 @@
 namespace turnout {
 
 // One problem in a config: the field path (e.g. "listeners[0].route_config.
-// virtual_hosts[1].routes[2].route.weighted_clusters") and the reason.
+// virtual_hosts[1].routes[2].route.weighted_clusters") and the reason. The path is empty
+// for a problem with the whole text (unreadable file, YAML syntax). line and column are
+// 1-based and point at the field in the text when it is known, else 0.
 struct ConfigError {
   std::string path;
   std::string reason;
+  int line = 0;
+  int column = 0;
 };
 
 struct LoadResult {
@@ -32,7 +36,9 @@ LoadResult loadConfigText(std::string_view text, const std::string& source);
 // an empty path.
 LoadResult loadConfigFile(const std::string& path);
 
-// "FILE: PATH: REASON" lines, one per error, for a terminal or a log.
+// "SOURCE: PATH: REASON (line L, column C)" lines, one per error, each ending in '\n', for a
+// terminal or a log. The path part is left out when it is empty, the position when it is
+// unknown.
 std::string formatErrors(const std::string& source, const std::vector<ConfigError>& errors);
 
 }  // namespace turnout

@@ -1,0 +1,39 @@
+// The syntax of single config values (HTTP tokens, Host patterns, durations), shared by the
+// validator, which explains what is wrong, and the snapshot compiler, which trusts it.
+#pragma once
+
+#include <google/protobuf/duration.pb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/snapshot.h"
+
+namespace turnout {
+
+// True for a non-empty RFC 9110 5.6.2 token: the syntax of header names, methods and
+// (RFC 6265 4.1.1) cookie names.
+bool isHttpToken(std::string_view text);
+
+// ASCII lower case; other bytes are kept.
+std::string toLowerAscii(std::string_view text);
+
+// The compiled form of a virtual host domain, or nullopt with `*reason` set. Accepted:
+// "*", "*.suffix" (Suffix ".suffix"), "prefix.*" (Prefix "prefix.") and exact names, each
+// made of dot-separated non-empty labels of letters, digits, '-' and '_', or a bracketed
+// IPv6 literal. The value is lower-cased.
+std::optional<DomainMatch> parseDomainPattern(std::string_view text, std::string* reason);
+
+// A Duration in milliseconds, rounded up so that any positive duration stays positive.
+// Negative durations give a negative count; callers validate the sign first.
+int64_t durationMillis(const google::protobuf::Duration& duration);
+
+// True when the duration is below zero.
+bool isNegative(const google::protobuf::Duration& duration);
+
+// True when the duration is exactly zero.
+bool isZero(const google::protobuf::Duration& duration);
+
+}  // namespace turnout

@@ -1,0 +1,31 @@
+// Checks one route (its match and its action) for the config validator.
+#pragma once
+
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "config/loader.h"
+#include "config/turnout.pb.h"
+
+namespace turnout {
+
+// What the checks of one config share: the defined cluster names and the errors so far.
+struct ValidationContext {
+  std::unordered_set<std::string> cluster_names;
+  std::vector<ConfigError> errors;
+
+  void add(std::string path, std::string reason) {
+    errors.push_back({std::move(path), std::move(reason)});
+  }
+};
+
+// Adds to `context` every problem of `route`, whose path is `path` (e.g.
+// "listeners[0].route_config.virtual_hosts[0].routes[3]").
+void validateRoute(const config::Route& route, const std::string& path, ValidationContext* context);
+
+// Adds an error when a duration is negative, or zero where zero is not allowed.
+void checkDuration(const google::protobuf::Duration& duration, bool zero_allowed,
+                   const std::string& path, ValidationContext* context);
+
+}  // namespace turnout

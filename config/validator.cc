@@ -1,0 +1,258 @@
+// Checks a parsed config against every rule the schema's comments state.
+#include "config/validator.h"
+
+#include <unordered_map>
+
+#include "config/address.h"
+#include "config/field_syntax.h"
+#include "config/route_validator.h"
+
+namespace turnout {
+namespace {
+
+constexpr uint32_t kMinRequestHeadersBytes = 1024;
+constexpr uint32_t kMaxRequestHeadersBytes = 1024 * 1024;
+
+std::string indexed(const std::string& path, const char* field, int index) {
+  return path + "." + field + "[" + std::to_string(index) + "]";
+}
+
+// Records `name` as defined at `where`; reports it when it is empty or already taken.
+// Empty names are reported only when `required`.
+void checkUniqueName(const std::string& name, bool required, const std::string& where,
+                     const std::string& path, std::unordered_map<std::string, std::string>* seen,
+                     ValidationContext* context) {
+  if (name.empty()) {
+    if (required) {
+      context->add(path, "must not be empty");
+    }
+    return;
+  }
+  auto [previous, inserted] = seen->emplace(name, where);
+  if (!inserted) {
+    context->add(path, "\"" + name + "\" is already the name of " + previous->second);
+  }
+}
+
+// Decision headers are written into upstream requests; a framing or hop-by-hop header
+// there would corrupt the message or the connection (RFC 9112 6, RFC 9110 7.6.1).
+void checkDecisionHeaderName(const std::string& name, const std::string& path,
+                             ValidationContext* context) {
+  static const char* const kManaged[] = {"host",       "content-length", "transfer-encoding",
+                                         "connection", "keep-alive",     "te",
+                                         "trailer",    "upgrade",        "proxy-connection"};
+  if (!isHttpToken(name)) {
+    context->add(path, "\"" + name + "\" is not a valid header name (RFC 9110 token)");
+    return;
+  }
+  std::string lower = toLowerAscii(name);
+  for (const char* managed : kManaged) {
+    if (lower == managed) {
+      context->add(path, "\"" + name + "\" is managed by the proxy and cannot carry a decision");
+      return;
+    }
+  }
+}
+
+void checkDecisionHeaders(const config::DecisionHeaders& headers, const std::string& path,
+                          ValidationContext* context) {
+  if (headers.disabled()) {
+    return;
+  }
+  if (!headers.cluster_header().empty()) {
+    checkDecisionHeaderName(headers.cluster_header(), path + ".cluster_header", context);
+  }
+  if (!headers.bucket_header().empty()) {
+    checkDecisionHeaderName(headers.bucket_header(), path + ".bucket_header", context);
+  }
+
+  std::string cluster = headers.cluster_header().empty() ? "x-turnout-cluster"
+                                                         : toLowerAscii(headers.cluster_header());
+  std::string bucket =
+      headers.bucket_header().empty() ? "x-turnout-bucket" : toLowerAscii(headers.bucket_header());
+  if (cluster == bucket) {
+    context->add(path + ".bucket_header", "must differ from cluster_header");
+  }
+}
+
+// Reports domains that do not parse and domains already served by another virtual host.
+// `owners` maps each compiled domain to the virtual host path that claimed it first.
+void checkDomains(const config::VirtualHost& host, const std::string& path,
+                  std::unordered_map<std::string, std::string>* owners,
+                  ValidationContext* context) {
+  if (host.domains().empty()) {
+    context->add(path + ".domains", "at least one domain is required");
+    return;
+  }
+
+  for (int i = 0; i < host.domains_size(); i++) {
+    std::string item = indexed(path, "domains", i);
+    std::string reason;
+    std::optional<DomainMatch> domain = parseDomainPattern(host.domains(i), &reason);
+    if (!domain) {
+      context->add(item, "\"" + host.domains(i) + "\" is not a valid domain: " + reason);
+      continue;
+    }
+
+    // Kind and value together identify a pattern: "*.a.com" and ".a.com" differ.
+    std::string key = std::to_string(static_cast<int>(domain->kind)) + domain->value;
+    auto [previous, inserted] = owners->emplace(key, path);
+    if (inserted) {
+      continue;
+    }
+    if (previous->second == path) {
+      context->add(item, "\"" + host.domains(i) + "\" is listed twice in this virtual host");
+    } else {
+      context->add(item, "\"" + host.domains(i) + "\" is also a domain of " + previous->second);
+    }
+  }
+}
+
+void checkVirtualHost(const config::VirtualHost& host, const std::string& path,
+                      std::unordered_map<std::string, std::string>* domain_owners,
+                      ValidationContext* context) {
+  checkDomains(host, path, domain_owners, context);
+  if (host.routes().empty()) {
+    context->add(path + ".routes", "at least one route is required");
+    return;
+  }
+
+  std::unordered_map<std::string, std::string> route_names;
+  for (int i = 0; i < host.routes_size(); i++) {
+    std::string item = indexed(path, "routes", i);
+    checkUniqueName(host.routes(i).name(), false, item, item + ".name", &route_names, context);
+    validateRoute(host.routes(i), item, context);
+  }
+}
+
+void checkRouteConfig(const config::RouteConfiguration& route_config, const std::string& path,
+                      ValidationContext* context) {
+  checkDecisionHeaders(route_config.decision_headers(), path + ".decision_headers", context);
+  if (route_config.virtual_hosts().empty()) {
+    context->add(path + ".virtual_hosts", "at least one virtual host is required");
+    return;
+  }
+
+  std::unordered_map<std::string, std::string> names;
+  std::unordered_map<std::string, std::string> domain_owners;
+  for (int i = 0; i < route_config.virtual_hosts_size(); i++) {
+    const config::VirtualHost& host = route_config.virtual_hosts(i);
+    std::string item = indexed(path, "virtual_hosts", i);
+    checkUniqueName(host.name(), false, item, item + ".name", &names, context);
+    checkVirtualHost(host, item, &domain_owners, context);
+  }
+}
+
+// Two listeners collide when they bind the same port of the same family and either has
+// the same address or one of them is the wildcard. With SO_REUSEPORT both binds would
+// succeed and the kernel would split connections between them, which nobody intends.
+bool listenersCollide(const SocketAddress& a, const SocketAddress& b) {
+  if (a.sockaddrPtr()->sa_family != b.sockaddrPtr()->sa_family) {
+    return false;
+  }
+  if (socketPort(a) == 0 || socketPort(a) != socketPort(b)) {
+    return false;
+  }
+  return a.text == b.text || isWildcardAddress(a) || isWildcardAddress(b);
+}
+
+void checkListenerAddress(const config::Listener& listener, const std::string& path,
+                          std::vector<std::pair<SocketAddress, std::string>>* bound,
+                          ValidationContext* context) {
+  std::string reason;
+  std::optional<SocketAddress> address = parseSocketAddress(listener.address(), &reason);
+  if (!address) {
+    context->add(path + ".address", reason);
+    return;
+  }
+
+  for (const auto& [other, other_path] : *bound) {
+    if (listenersCollide(*address, other)) {
+      context->add(path + ".address",
+                   address->text + " collides with " + other_path + " (" + other.text + ")");
+      return;
+    }
+  }
+  bound->emplace_back(*address, path);
+}
+
+void checkListeners(const config::Bootstrap& config, ValidationContext* context) {
+  if (config.listeners().empty()) {
+    context->add("listeners", "at least one listener is required");
+    return;
+  }
+
+  std::unordered_map<std::string, std::string> names;
+  std::vector<std::pair<SocketAddress, std::string>> bound;
+  for (int i = 0; i < config.listeners_size(); i++) {
+    const config::Listener& listener = config.listeners(i);
+    std::string path = "listeners[" + std::to_string(i) + "]";
+    checkUniqueName(listener.name(), true, path, path + ".name", &names, context);
+    checkListenerAddress(listener, path, &bound, context);
+
+    uint32_t header_bytes = listener.max_request_headers_bytes();
+    if (header_bytes != 0 &&
+        (header_bytes < kMinRequestHeadersBytes || header_bytes > kMaxRequestHeadersBytes)) {
+      context->add(path + ".max_request_headers_bytes",
+                   "must be 0 (default) or in 1024..1048576, got " + std::to_string(header_bytes));
+    }
+    if (listener.has_idle_timeout()) {
+      checkDuration(listener.idle_timeout(), false, path + ".idle_timeout", context);
+    }
+    checkRouteConfig(listener.route_config(), path + ".route_config", context);
+  }
+}
+
+void checkCluster(const config::Cluster& cluster, const std::string& path,
+                  ValidationContext* context) {
+  for (int i = 0; i < cluster.endpoints_size(); i++) {
+    std::string item = indexed(path, "endpoints", i) + ".address";
+    std::string reason;
+    std::optional<SocketAddress> address =
+        parseSocketAddress(cluster.endpoints(i).address(), &reason);
+    if (!address) {
+      context->add(item, reason);
+    } else if (socketPort(*address) == 0) {
+      context->add(item, "port 0 is allowed only for listeners");
+    }
+  }
+  if (cluster.has_connect_timeout()) {
+    checkDuration(cluster.connect_timeout(), false, path + ".connect_timeout", context);
+  }
+}
+
+void checkClusters(const config::Bootstrap& config, ValidationContext* context) {
+  std::unordered_map<std::string, std::string> names;
+  for (int i = 0; i < config.clusters_size(); i++) {
+    std::string path = "clusters[" + std::to_string(i) + "]";
+    checkUniqueName(config.clusters(i).name(), true, path, path + ".name", &names, context);
+    checkCluster(config.clusters(i), path, context);
+  }
+}
+
+void checkAccessLog(const config::AccessLog& access_log, ValidationContext* context) {
+  // Proto3 enums are open: a number outside the declared values parses but means nothing.
+  if (!config::AccessLog::Format_IsValid(access_log.format())) {
+    context->add("access_log.format", "must be TEXT or JSON");
+  }
+}
+
+}  // namespace
+
+std::vector<ConfigError> validateConfig(const config::Bootstrap& config) {
+  ValidationContext context;
+
+  // Routes may name clusters defined anywhere in the file, so collect the names first.
+  for (const config::Cluster& cluster : config.clusters()) {
+    if (!cluster.name().empty()) {
+      context.cluster_names.insert(cluster.name());
+    }
+  }
+
+  checkListeners(config, &context);
+  checkClusters(config, &context);
+  checkAccessLog(config.access_log(), &context);
+  return std::move(context.errors);
+}
+
+}  // namespace turnout

@@ -1,0 +1,280 @@
+// Turns YAML (or JSON) config text into the JSON text that the protobuf JSON mapping reads.
+#include "config/yaml_json.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+namespace turnout {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+// The schema nests about a dozen levels; anything far deeper is a mistake or an alias
+// cycle ("&a [*a]" builds a node that contains itself).
+constexpr int kMaxDepth = 64;
+
+// Aliases can expand a small text into a huge tree ("billion laughs"); a real config is
+// far below both limits, and the marks map grows with the node count.
+constexpr size_t kMaxJsonBytes = 16 * 1024 * 1024;
+constexpr size_t kMaxNodes = 500000;
+
+SourceMark markOf(const YAML::Node& node) {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null()) {
+    return {};
+  }
+  return {mark.line + 1, mark.column + 1};
+}
+
+void appendJsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+          out->append(escaped);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// Levenshtein distance, for "did you mean" hints; both strings are short field names.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); j++) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); i++) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); j++) {
+      size_t above = row[j];
+      size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknownFieldReason(const Descriptor& message, const std::string& key) {
+  std::string reason = "unknown field \"" + key + "\" in " + message.name();
+  const FieldDescriptor* closest = nullptr;
+  size_t best = 3;
+  for (int i = 0; i < message.field_count(); i++) {
+    size_t distance = editDistance(key, message.field(i)->name());
+    if (distance < best) {
+      best = distance;
+      closest = message.field(i);
+    }
+  }
+  if (closest != nullptr) {
+    reason += " (did you mean \"" + closest->name() + "\"?)";
+  }
+  return reason;
+}
+
+// The field named `name` in either spelling the JSON mapping accepts ("route_config" or
+// "routeConfig"), or nullptr.
+const FieldDescriptor* findField(const Descriptor& message, const std::string& name) {
+  const FieldDescriptor* field = message.FindFieldByName(name);
+  for (int i = 0; field == nullptr && i < message.field_count(); i++) {
+    if (message.field(i)->json_name() == name) {
+      field = message.field(i);
+    }
+  }
+  return field;
+}
+
+// The message type to check a field's value against; nullptr for scalars and for
+// well-known types such as Duration, whose JSON form is a string.
+const Descriptor* childSchema(const FieldDescriptor& field) {
+  const Descriptor* type = field.message_type();
+  if (type == nullptr || type->file()->package() == "google.protobuf") {
+    return nullptr;
+  }
+  return type;
+}
+
+class Converter {
+ public:
+  explicit Converter(YamlJson* out) : out_(out) {}
+
+  void convertRoot(const YAML::Node& root, const Descriptor& schema) {
+    if (root.IsNull()) {
+      out_->json = "{}";
+      return;
+    }
+    if (!root.IsMap()) {
+      addError("", "the top level must be a mapping of fields", markOf(root));
+      return;
+    }
+    convertMap(root, &schema, "", 0);
+  }
+
+ private:
+  void addError(std::string path, std::string reason, SourceMark mark) {
+    out_->errors.push_back({std::move(path), std::move(reason), mark.line, mark.column});
+  }
+
+  // False, once, when the depth or size limit is crossed; the conversion then stops.
+  bool withinLimits(const YAML::Node& node, const std::string& path, int depth) {
+    if (depth > kMaxDepth) {
+      addError(path, "nested more than " + std::to_string(kMaxDepth) + " levels deep",
+               markOf(node));
+      stopped_ = true;
+      return false;
+    }
+    if (out_->json.size() > kMaxJsonBytes || ++nodes_ > kMaxNodes) {
+      addError(path, "the config expands to more than " + std::to_string(kMaxNodes) +
+                         " values or 16 MiB (YAML aliases?)",
+               markOf(node));
+      stopped_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  // `field` is the field the node is the value of (or an item of), or nullptr when unknown;
+  // then map keys are copied unchecked and protobuf reports any mismatch.
+  void convertValue(const YAML::Node& node, const FieldDescriptor* field, const std::string& path,
+                    int depth) {
+    if (!withinLimits(node, path, depth)) {
+      return;
+    }
+
+    const Descriptor* schema = field != nullptr ? childSchema(*field) : nullptr;
+    switch (node.Type()) {
+      case YAML::NodeType::Map:
+        convertMap(node, schema, path, depth);
+        return;
+      case YAML::NodeType::Sequence:
+        convertSequence(node, field, path, depth);
+        return;
+      case YAML::NodeType::Scalar:
+        appendJsonString(node.Scalar(), &out_->json);
+        return;
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        out_->json.append("null");
+        return;
+    }
+  }
+
+  void convertSequence(const YAML::Node& node, const FieldDescriptor* field,
+                       const std::string& path, int depth) {
+    out_->json.push_back('[');
+    for (size_t i = 0; i < node.size() && !stopped_; i++) {
+      std::string item_path = path + "[" + std::to_string(i) + "]";
+      out_->marks.emplace(item_path, markOf(node[i]));
+      if (i > 0) {
+        out_->json.push_back(',');
+      }
+      convertValue(node[i], field, item_path, depth + 1);
+    }
+    out_->json.push_back(']');
+  }
+
+  void convertMap(const YAML::Node& node, const Descriptor* schema, const std::string& path,
+                  int depth) {
+    std::unordered_set<std::string> seen;
+    bool first = true;
+    out_->json.push_back('{');
+    for (const auto& entry : node) {
+      if (stopped_) {
+        break;
+      }
+      const YAML::Node& key = entry.first;
+      if (!key.IsScalar()) {
+        addError(path, "a field name must be a plain string", markOf(key));
+        continue;
+      }
+
+      // Fields are looked up by both spellings the JSON mapping accepts; the path always
+      // uses the schema's own name so validator paths and marks agree.
+      const std::string& name = key.Scalar();
+      const FieldDescriptor* field = nullptr;
+      if (schema != nullptr) {
+        field = findField(*schema, name);
+      }
+      std::string field_name = field != nullptr ? field->name() : name;
+      std::string field_path = path.empty() ? field_name : path + "." + field_name;
+      if (schema != nullptr && field == nullptr) {
+        addError(field_path, unknownFieldReason(*schema, name), markOf(key));
+        continue;
+      }
+      if (!seen.insert(field_name).second) {
+        addError(field_path, "set more than once", markOf(key));
+        continue;
+      }
+      out_->marks.emplace(field_path, markOf(key));
+
+      if (!first) {
+        out_->json.push_back(',');
+      }
+      first = false;
+      appendJsonString(name, &out_->json);
+      out_->json.push_back(':');
+      convertValue(entry.second, field, field_path, depth + 1);
+    }
+    out_->json.push_back('}');
+  }
+
+  YamlJson* out_;
+  bool stopped_ = false;
+  size_t nodes_ = 0;
+};
+
+}  // namespace
+
+YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema) {
+  YamlJson result;
+
+  // yaml-cpp reports syntax errors by exception; they stop here, with their position.
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    SourceMark mark;
+    if (!e.mark.is_null()) {
+      mark = {e.mark.line + 1, e.mark.column + 1};
+    }
+    result.errors.push_back({"", "YAML syntax error: " + e.msg, mark.line, mark.column});
+    return result;
+  }
+
+  if (documents.size() > 1) {
+    result.errors.push_back(
+        {"", "expected one YAML document, found " + std::to_string(documents.size())});
+    return result;
+  }
+  Converter converter(&result);
+  converter.convertRoot(documents.empty() ? YAML::Node() : documents[0], schema);
+  return result;
+}
+
+}  // namespace turnout
