@@ -1,50 +1,35 @@
 // Out-of-line parts of the filter test builders.
 #include "tests/filters/route_builder.h"
 
-#include <cctype>
+#include <gtest/gtest.h>
 
+#include <optional>
+
+#include "config/field_syntax.h"
+#include "config/snapshot_compiler.h"
 #include "filters/split.h"
 
 namespace turnout::fixtures {
 
 DomainMatch domain(std::string_view pattern) {
-  std::string lower(pattern);
-  for (char& c : lower) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string reason;
+  std::optional<DomainMatch> match = parseDomainPattern(pattern, &reason);
+  if (!match.has_value()) {
+    ADD_FAILURE() << "bad domain pattern " << pattern << ": " << reason;
+    return DomainMatch{};
   }
-
-  DomainMatch match;
-  if (lower == "*") {
-    match.kind = DomainMatch::Kind::Any;
-  } else if (lower.starts_with("*")) {
-    match.kind = DomainMatch::Kind::Suffix;
-    match.value = lower.substr(1);
-  } else if (lower.ends_with("*")) {
-    match.kind = DomainMatch::Kind::Prefix;
-    match.value = lower.substr(0, lower.size() - 1);
-  } else {
-    match.value = lower;
-  }
-  return match;
+  return *match;
 }
 
 std::vector<ClusterShare> sharesForWeights(const std::vector<uint32_t>& weights) {
-  uint64_t total = 0;
-  for (const uint32_t weight : weights) {
-    total += weight;
-  }
-
   std::vector<ClusterShare> shares;
-  uint64_t cumulative = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
     ClusterShare share;
     share.cluster_index = static_cast<uint32_t>(i);
     share.weight = weights[i];
-    share.bucket_begin = static_cast<uint32_t>(kBucketCount * cumulative / total);
-    cumulative += weights[i];
-    share.bucket_end = static_cast<uint32_t>(kBucketCount * cumulative / total);
     shares.push_back(share);
   }
+  assignBucketRanges(&shares);
   return shares;
 }
 

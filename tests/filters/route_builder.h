@@ -71,14 +71,12 @@ inline PathMatch pathMatch(PathMatch::Kind kind, std::string value) {
   return match;
 }
 
-// "*.example.com", "api.*", "*" or an exact name, compiled as the snapshot compiler does:
-// the value is the pattern without its '*', lower-cased.
+// "*.example.com", "api.*", "*" or an exact name, compiled by the config's own parser;
+// a pattern it rejects fails the test.
 DomainMatch domain(std::string_view pattern);
 
-// Bucket ranges for `weights` in declared order: share i owns
-// [floor(10000 * cum(i-1) / total), floor(10000 * cum(i) / total)), cluster index i.
-// The same formula as the snapshot compiler's; kept here so these tests do not need the
-// config loader.
+// Shares for `weights` in declared order (cluster index i), with the bucket ranges the
+// snapshot compiler assigns.
 std::vector<ClusterShare> sharesForWeights(const std::vector<uint32_t>& weights);
 
 // A route that accepts every request ("/" prefix) and splits by `weights`.
