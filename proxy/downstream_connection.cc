@@ -1,0 +1,504 @@
+// One client connection: its socket, its request parser, keep-alive and pipelining.
+#include "proxy/downstream_connection.h"
+
+#include <arpa/inet.h>
+#include <sys/time.h>
+
+#include "filters/text.h"
+#include "proxy/log.h"
+#include "proxy/read_buffer.h"
+#include "proxy/worker.h"
+
+namespace turnout {
+namespace {
+
+// How long a closing connection keeps reading (and dropping) what the client still sends,
+// so that the kernel does not answer it with a reset that could destroy our response.
+constexpr uint64_t kLingerMs = 2000;
+
+// Limits used when the listener left the config while a connection of it was open.
+constexpr uint32_t kDefaultHeadBytes = 65536;
+
+DownstreamConnection* fromParser(llhttp_t* parser) {
+  return static_cast<DownstreamConnection*>(parser->data);
+}
+
+int64_t unixMillis() {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_usec / 1000;
+}
+
+std::string peerIp(const uv_tcp_t* tcp) {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return std::string();
+  }
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (address.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), text, sizeof(text));
+  } else if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker, std::string listener_name)
+    : worker_(worker),
+      listener_name_(std::move(listener_name)),
+      outbox_(reinterpret_cast<uv_stream_t*>(&tcp_), this) {
+  uv_tcp_init(worker_.loop(), &tcp_);
+  uv_timer_init(worker_.loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  open_handles_ = 2;
+  llhttp_init(&parser_, HTTP_REQUEST, &parserSettings());
+  parser_.data = this;
+  worker_.addConnection(this);
+}
+
+DownstreamConnection::~DownstreamConnection() = default;
+
+const llhttp_settings_t& DownstreamConnection::parserSettings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &DownstreamConnection::onMessageBegin;
+    s.on_url = &DownstreamConnection::onUrl;
+    s.on_header_field = &DownstreamConnection::onHeaderField;
+    s.on_header_value = &DownstreamConnection::onHeaderValue;
+    s.on_headers_complete = &DownstreamConnection::onHeadersComplete;
+    s.on_body = &DownstreamConnection::onBody;
+    s.on_message_complete = &DownstreamConnection::onMessageComplete;
+    return s;
+  }();
+  return settings;
+}
+
+bool DownstreamConnection::accept(uv_stream_t* server) {
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+    closeNow();
+    return false;
+  }
+  uv_tcp_nodelay(&tcp_, 1);
+  client_ip_ = peerIp(&tcp_);
+  beginNextRequest();
+  return true;
+}
+
+// --- Reading and parsing. ---
+
+bool DownstreamConnection::parserRuns() const {
+  return input_ == Input::Head || input_ == Input::Body;
+}
+
+void DownstreamConnection::updateReading() {
+  if (closed_) {
+    return;  // uv_close stops reading by itself.
+  }
+  bool want = lingering_ || (parserRuns() && !input_paused_);
+  if (want && !reading_) {
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &allocReadBuffer,
+                  &DownstreamConnection::onRead);
+    reading_ = true;
+  } else if (!want && reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+}
+
+void DownstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+  auto* self = static_cast<DownstreamConnection*>(stream->data);
+  if (nread > 0) {
+    self->handleRead(buffer->base, static_cast<size_t>(nread));
+  } else if (nread < 0) {
+    self->handleEof();
+  }
+}
+
+void DownstreamConnection::handleRead(const char* data, size_t length) {
+  if (lingering_ || closed_) {
+    return;  // A closing connection drops what the client still sends.
+  }
+
+  if (pending_.empty()) {
+    drive(data, length);
+  } else {
+    pending_.append(data, length);
+    std::string input;
+    input.swap(pending_);
+    drive(input.data(), input.size());
+  }
+
+  if (stream_ != nullptr) {
+    stream_->afterDownstreamRead();
+  }
+  flushOutput();
+  updateReading();
+}
+
+void DownstreamConnection::handleEof() {
+  if (lingering_ || input_ == Input::Head) {
+    // Between requests (or mid-head) the client may simply leave.
+    closeNow();
+    return;
+  }
+  if (stream_ != nullptr) {
+    stream_->abort("client_closed");
+  }
+  closeNow();
+}
+
+// Runs the parser over `data` until it is consumed or the parser pauses for an event that
+// only a stream can bring; whatever is left waits in pending_. Never re-entered: a stream
+// that finishes inside handlePause() only changes input_, and this loop goes on.
+void DownstreamConnection::drive(const char* data, size_t length) {
+  driving_ = true;
+  while (length > 0 && parserRuns()) {
+    llhttp_errno_t error = llhttp_execute(&parser_, data, length);
+    if (error == HPE_OK) {
+      length = 0;
+      break;
+    }
+    if (error != HPE_PAUSED) {
+      handleParseError(error);
+      length = 0;
+      break;
+    }
+    const char* stop = llhttp_get_error_pos(&parser_);
+    length -= static_cast<size_t>(stop - data);
+    data = stop;
+    llhttp_resume(&parser_);
+    handlePause();
+  }
+  if (length > 0 && !closed_ && input_ != Input::Closing) {
+    pending_.assign(data, length);
+  }
+  driving_ = false;
+}
+
+void DownstreamConnection::handlePause() {
+  if (headers_complete_) {
+    headers_complete_ = false;
+    startStream();
+  }
+  if (message_complete_) {
+    message_complete_ = false;
+    finishRequestMessage();
+  }
+}
+
+int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
+  DownstreamConnection* self = fromParser(parser);
+  self->snapshot_ = self->worker_.snapshot();
+  self->listener_ = nullptr;
+  for (const ListenerDef& listener : self->snapshot_->listeners) {
+    if (listener.name == self->listener_name_) {
+      self->listener_ = &listener;
+      break;
+    }
+  }
+  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_bytes
+                                              : kDefaultHeadBytes;
+  self->head_.reset(limit);
+  self->head_too_large_ = false;
+  self->body_too_large_ = false;
+  self->request_ended_ = false;
+  self->body_bytes_ = 0;
+  return 0;
+}
+
+int DownstreamConnection::onUrl(llhttp_t* parser, const char* data, size_t length) {
+  DownstreamConnection* self = fromParser(parser);
+  self->head_too_large_ = !self->head_.appendTarget(data, length);
+  return self->head_too_large_ ? -1 : 0;
+}
+
+int DownstreamConnection::onHeaderField(llhttp_t* parser, const char* data, size_t length) {
+  DownstreamConnection* self = fromParser(parser);
+  self->head_too_large_ = !self->head_.appendField(data, length);
+  return self->head_too_large_ ? -1 : 0;
+}
+
+int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size_t length) {
+  DownstreamConnection* self = fromParser(parser);
+  self->head_too_large_ = !self->head_.appendValue(data, length);
+  return self->head_too_large_ ? -1 : 0;
+}
+
+int DownstreamConnection::onHeadersComplete(llhttp_t* parser) {
+  DownstreamConnection* self = fromParser(parser);
+  self->head_.finish();
+  self->headers_complete_ = true;
+
+  // A request with a body pauses here, so that the body is parsed only once the stream
+  // has somewhere to send it. A request without one runs on to its end in the same
+  // call and pauses there, and the stream starts with the request already complete.
+  bool has_body = (parser->flags & F_CHUNKED) != 0 || parser->content_length > 0;
+  return has_body ? HPE_PAUSED : 0;
+}
+
+int DownstreamConnection::onBody(llhttp_t* parser, const char* data, size_t length) {
+  DownstreamConnection* self = fromParser(parser);
+  self->body_bytes_ += length;
+  uint64_t max_body = self->listener_ != nullptr ? self->listener_->max_request_body_bytes : 0;
+  if (max_body > 0 && self->body_bytes_ > max_body) {
+    self->body_too_large_ = true;
+    return -1;
+  }
+  if (self->stream_ != nullptr) {
+    self->stream_->onRequestBody(std::string_view(data, length));
+  }
+  return 0;
+}
+
+int DownstreamConnection::onMessageComplete(llhttp_t* parser) {
+  DownstreamConnection* self = fromParser(parser);
+  self->message_complete_ = true;
+  self->request_ended_ = true;
+  // Pause so that a pipelined next request waits until this one's response is done.
+  return HPE_PAUSED;
+}
+
+void DownstreamConnection::startStream() {
+  uv_timer_stop(&timer_);
+  if (listener_ == nullptr) {
+    // The listener was removed from the config; answer with what every listener has.
+    writeLocalReply(LocalReply::NoRoute, "listener removed from the config", false,
+                    outbox_.buffer());
+    closeAfterFlush();
+    return;
+  }
+
+  RequestInfo info;
+  info.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+  info.http_minor = parser_.http_minor;
+  info.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  info.chunked = (parser_.flags & F_CHUNKED) != 0;
+  info.has_content_length = (parser_.flags & F_CONTENT_LENGTH) != 0 && !info.chunked;
+  info.content_length = info.has_content_length ? parser_.content_length : 0;
+  bool has_body = info.chunked || info.content_length > 0;
+  info.expect_continue = has_body && parser_.http_minor >= 1 &&
+                         equalsIgnoreCase(head_.find("expect"), "100-continue");
+  info.client_ip = client_ip_;
+  info.start_unix_ms = unixMillis();
+  info.start_loop_ms = uv_now(worker_.loop());
+
+  // The stream routes with the snapshot running now (the one the worker's pools match);
+  // it keeps that snapshot until it ends.
+  SnapshotPtr snapshot = worker_.snapshot();
+  const ListenerDef* listener = listener_;
+  for (const ListenerDef& candidate : snapshot->listeners) {
+    if (candidate.name == listener_name_) {
+      listener = &candidate;
+      break;
+    }
+  }
+  if (listener != listener_) {
+    snapshot_ = snapshot;
+  }
+  input_ = Input::WaitingUpstream;
+  stream_ = std::make_unique<Stream>(*this, worker_, snapshot_, *listener, head_, info);
+  stream_->start();
+}
+
+void DownstreamConnection::finishRequestMessage() {
+  if (stream_ == nullptr) {
+    return;  // The stream answered early and is gone; streamFinished() chose what's next.
+  }
+  input_ = Input::RequestDone;
+  stream_->onRequestComplete();
+}
+
+void DownstreamConnection::handleParseError(llhttp_errno_t error) {
+  if (stream_ != nullptr) {
+    if (body_too_large_) {
+      stream_->failRequest(LocalReply::BodyTooLarge, "request body exceeds the limit");
+    } else {
+      stream_->failRequest(LocalReply::BadRequest, llhttp_get_error_reason(&parser_));
+    }
+    if (!closed_) {
+      closeAfterFlush();
+    }
+    return;
+  }
+
+  LocalReply reply = head_too_large_ ? LocalReply::HeadersTooLarge : LocalReply::BadRequest;
+  std::string detail = head_too_large_ ? "request head exceeds max_request_headers_bytes"
+                                       : llhttp_get_error_reason(&parser_);
+  TURNOUT_LOG(Debug, "downstream",
+              "rejecting request from " + client_ip_ + ": " + llhttp_errno_name(error) + " " +
+                  detail);
+  writeLocalReply(reply, detail, false, outbox_.buffer());
+  closeAfterFlush();
+}
+
+// --- Called by the stream. ---
+
+void DownstreamConnection::flushOutput() {
+  if (closed_) {
+    return;
+  }
+  if (outbox_.flush() < 0) {
+    // Close on the next loop turn: the caller (a stream) is in the middle of its work.
+    write_failed_ = true;
+    uv_timer_start(&timer_, &DownstreamConnection::onTimer, 0, 0);
+  }
+}
+
+void DownstreamConnection::resumeRequest() {
+  if (input_ != Input::WaitingUpstream) {
+    return;
+  }
+  input_ = Input::Body;
+  if (driving_) {
+    return;  // drive() is on the stack and parses on with the bytes it holds.
+  }
+  std::string input;
+  input.swap(pending_);
+  drive(input.data(), input.size());
+  if (stream_ != nullptr) {
+    stream_->afterDownstreamRead();
+  }
+  flushOutput();
+  updateReading();
+}
+
+void DownstreamConnection::pauseInput() {
+  input_paused_ = true;
+  updateReading();
+}
+
+void DownstreamConnection::resumeInput() {
+  if (input_paused_) {
+    input_paused_ = false;
+    updateReading();
+  }
+}
+
+void DownstreamConnection::streamFinished(bool keep_alive) {
+  worker_.deferDelete(std::move(stream_));
+  if (!keep_alive || !request_ended_ || worker_.draining()) {
+    closeAfterFlush();
+    return;
+  }
+  beginNextRequest();
+  if (driving_) {
+    return;
+  }
+  std::string input;
+  input.swap(pending_);
+  drive(input.data(), input.size());
+  flushOutput();
+  updateReading();
+}
+
+void DownstreamConnection::beginNextRequest() {
+  input_ = Input::Head;
+  snapshot_.reset();
+  listener_ = nullptr;
+  uint64_t idle_ms = 60000;
+  SnapshotPtr snapshot = worker_.snapshot();
+  for (const ListenerDef& listener : snapshot->listeners) {
+    if (listener.name == listener_name_) {
+      idle_ms = listener.idle_timeout_ms;
+      break;
+    }
+  }
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer, idle_ms, 0);
+  updateReading();
+}
+
+void DownstreamConnection::drain() {
+  if (input_ == Input::Head && stream_ == nullptr && pending_.empty()) {
+    closeNow();
+  }
+}
+
+// --- Writing and closing. ---
+
+void DownstreamConnection::onWriteDone(int status) {
+  if (closed_) {
+    return;
+  }
+  if (status < 0) {
+    closeNow();
+    return;
+  }
+  size_t queued = outbox_.queuedBytes();
+  if (close_after_flush_ && queued == 0) {
+    startLingering();
+    return;
+  }
+  if (stream_ != nullptr && queued < kLowWatermarkBytes) {
+    stream_->onDownstreamDrained();
+  }
+}
+
+void DownstreamConnection::onTimer(uv_timer_t* timer) {
+  // Every use of the timer ends in a close: the idle or head timeout, the end of a
+  // linger, or a write that failed inside a stream's call.
+  static_cast<DownstreamConnection*>(timer->data)->closeNow();
+}
+
+void DownstreamConnection::closeAfterFlush() {
+  if (closed_ || close_after_flush_) {
+    return;
+  }
+  input_ = Input::Closing;
+  close_after_flush_ = true;
+  updateReading();
+  flushOutput();
+  if (!closed_ && outbox_.queuedBytes() == 0) {
+    startLingering();
+  }
+}
+
+void DownstreamConnection::startLingering() {
+  if (lingering_ || closed_) {
+    return;
+  }
+  lingering_ = true;
+  shutdown_request_.data = this;
+  if (uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                  &DownstreamConnection::onShutdown) != 0) {
+    closeNow();
+    return;
+  }
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer, kLingerMs, 0);
+  updateReading();
+}
+
+void DownstreamConnection::onShutdown(uv_shutdown_t* request, int status) {
+  auto* self = static_cast<DownstreamConnection*>(request->data);
+  if (status < 0 && !self->closed_) {
+    self->closeNow();
+  }
+}
+
+void DownstreamConnection::closeNow() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  input_ = Input::Closing;
+  if (stream_ != nullptr) {
+    stream_->abort("client_closed");
+    worker_.deferDelete(std::move(stream_));
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &DownstreamConnection::onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &DownstreamConnection::onClose);
+}
+
+void DownstreamConnection::onClose(uv_handle_t* handle) {
+  auto* self = static_cast<DownstreamConnection*>(handle->data);
+  if (--self->open_handles_ == 0) {
+    self->worker_.removeConnection(self);
+    delete self;
+  }
+}
+
+}  // namespace turnout

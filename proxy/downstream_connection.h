@@ -1,0 +1,135 @@
+// One client connection: its socket, its request parser, keep-alive and pipelining.
+//
+// Requests on one connection are handled one at a time, in order: the parser pauses at
+// the end of each request head (until the stream has an upstream to send the body to)
+// and at the end of each request (until its response is done), so pipelined requests
+// wait in the input buffer and are answered in the order they came. Worker loop only.
+//
+// Lifetime: created by the worker on accept; closes itself; freed in the close callback
+// of its last libuv handle, after every write callback has run.
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "proxy/message_head.h"
+#include "proxy/outbox.h"
+#include "proxy/stream.h"
+
+namespace turnout {
+
+class Worker;
+
+class DownstreamConnection : public OutboxOwner {
+ public:
+  DownstreamConnection(Worker& worker, std::string listener_name);
+  ~DownstreamConnection() override;
+
+  DownstreamConnection(const DownstreamConnection&) = delete;
+  DownstreamConnection& operator=(const DownstreamConnection&) = delete;
+
+  // Accepts from `server` and starts reading. False when the accept failed (the object
+  // is then closing itself).
+  bool accept(uv_stream_t* server);
+
+  // --- Called by the stream. ---
+
+  Outbox& outbox() { return outbox_; }
+
+  // Writes what the stream appended to the outbox. A failed write aborts the stream
+  // asynchronously, through the write callback or the next read.
+  void flushOutput();
+
+  // The stream has an upstream: go on parsing, and so forwarding, the request body.
+  void resumeRequest();
+
+  // Back-pressure: the upstream is not taking the body as fast as the client sends it.
+  void pauseInput();
+  void resumeInput();
+
+  // The stream is done. With keep_alive the next request is read; otherwise the
+  // connection closes once the response is written.
+  void streamFinished(bool keep_alive);
+
+  // Closes at once (the stream has nothing more to say): used for aborts.
+  void closeNow();
+
+  // Closes idle connections at once and busy ones after their current response.
+  void drain();
+
+  // Intrusive list of the worker's connections.
+  DownstreamConnection* prev = nullptr;
+  DownstreamConnection* next = nullptr;
+
+ private:
+  // Where the request parser is. The parser runs in Head and Body only.
+  enum class Input {
+    Head,             // Reading a request head (or waiting for one, between requests).
+    WaitingUpstream,  // Head complete; the stream is getting an upstream connection.
+    Body,             // Forwarding the request body.
+    RequestDone,      // The request ended; its response is still being sent.
+    Closing,
+  };
+
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void onTimer(uv_timer_t* timer);
+  static void onShutdown(uv_shutdown_t* request, int status);
+  static void onClose(uv_handle_t* handle);
+
+  static int onMessageBegin(llhttp_t* parser);
+  static int onUrl(llhttp_t* parser, const char* data, size_t length);
+  static int onHeaderField(llhttp_t* parser, const char* data, size_t length);
+  static int onHeaderValue(llhttp_t* parser, const char* data, size_t length);
+  static int onHeadersComplete(llhttp_t* parser);
+  static int onBody(llhttp_t* parser, const char* data, size_t length);
+  static int onMessageComplete(llhttp_t* parser);
+  static const llhttp_settings_t& parserSettings();
+
+  void onWriteDone(int status) override;
+  void handleRead(const char* data, size_t length);
+  void handleEof();
+  void drive(const char* data, size_t length);
+  void handlePause();
+  void startStream();
+  void handleParseError(llhttp_errno_t error);
+  void finishRequestMessage();
+  void beginNextRequest();
+  void updateReading();
+  void closeAfterFlush();
+  void startLingering();
+  bool parserRuns() const;
+
+  Worker& worker_;
+  std::string listener_name_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_shutdown_t shutdown_request_;
+  llhttp_t parser_;
+  MessageHead head_;
+  Outbox outbox_;
+  std::string pending_;  // Received bytes the parser has not consumed yet.
+  std::string client_ip_;
+  std::unique_ptr<Stream> stream_;
+  SnapshotPtr snapshot_;  // Held while a head is parsed, for its limits.
+  const ListenerDef* listener_ = nullptr;
+  Input input_ = Input::Head;
+  int open_handles_ = 0;
+  bool reading_ = false;
+  bool input_paused_ = false;  // Back-pressure from the stream.
+  bool driving_ = false;       // drive() is on the stack.
+  bool close_after_flush_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+  bool head_too_large_ = false;
+  bool body_too_large_ = false;
+  bool write_failed_ = false;
+  bool request_ended_ = false;     // The current request's last byte was parsed.
+  bool message_complete_ = false;  // Set by the parser; consumed by handlePause().
+  bool headers_complete_ = false;  // Likewise.
+  uint64_t body_bytes_ = 0;
+};
+
+}  // namespace turnout

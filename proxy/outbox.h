@@ -1,0 +1,61 @@
+// Coalesces the bytes bound for one socket and writes them with as few syscalls as it can.
+//
+// Callers append() while they handle one event and flush() once at its end. flush() first
+// tries a direct write from the outbox's own buffer; only what the kernel does not take is
+// copied into a heap write request. The owner hears about every completed heap write, so it
+// can lift back-pressure when queuedBytes() falls.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace turnout {
+
+// Back-pressure: a side stops reading when the bytes it queued towards the other side
+// exceed the high watermark, and resumes once they fall below the low one. With 64 KiB
+// reads this bounds a stream's buffered body to a few reads in each direction.
+constexpr size_t kHighWatermarkBytes = 256 * 1024;
+constexpr size_t kLowWatermarkBytes = 64 * 1024;
+
+class OutboxOwner {
+ public:
+  virtual ~OutboxOwner() = default;
+
+  // A queued write finished. status is 0 or a negative libuv error (UV_ECANCELED when the
+  // handle is closing). Loop thread only.
+  virtual void onWriteDone(int status) = 0;
+};
+
+class Outbox {
+ public:
+  Outbox(uv_stream_t* stream, OutboxOwner* owner) : stream_(stream), owner_(owner) {}
+
+  void append(std::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
+
+  // The buffer itself, for serializers that write into a std::string.
+  std::string* buffer() { return &buffer_; }
+
+  bool empty() const { return buffer_.empty(); }
+
+  // Hands everything appended so far to the socket. Returns 0 or a negative libuv error;
+  // on error nothing more can be written to this socket.
+  int flush();
+
+  // Bytes handed to libuv and not yet written to the kernel.
+  size_t queuedBytes() const { return uv_stream_get_write_queue_size(stream_); }
+
+  // Gives the buffer's memory back (for idle connections).
+  void shrink() { std::string().swap(buffer_); }
+
+ private:
+  static void onWrite(uv_write_t* request, int status);
+
+  uv_stream_t* stream_;
+  OutboxOwner* owner_;
+  std::string buffer_;
+};
+
+}  // namespace turnout

@@ -1,0 +1,432 @@
+// One stream: a request, its routing decision, its upstream exchange and its response.
+#include "proxy/stream.h"
+
+#include <cstdio>
+
+#include "filters/route_match.h"
+#include "filters/text.h"
+#include "proxy/downstream_connection.h"
+#include "proxy/log.h"
+#include "proxy/upstream_pool.h"
+
+namespace turnout {
+namespace {
+
+// Methods whose repetition the client may not notice (RFC 9110 9.2.2): only these are
+// sent again after a reused keep-alive connection turned out to be closed.
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+LocalReply replyForFailure(UpstreamFailure failure) {
+  switch (failure) {
+    case UpstreamFailure::ConnectRefused:
+      return LocalReply::UpstreamConnectFailed;
+    case UpstreamFailure::ConnectTimeout:
+      return LocalReply::UpstreamConnectTimeout;
+    case UpstreamFailure::Reset:
+      return LocalReply::UpstreamReset;
+    case UpstreamFailure::BadResponse:
+      return LocalReply::UpstreamBadResponse;
+    case UpstreamFailure::Timeout:
+      return LocalReply::UpstreamTimeout;
+  }
+  return LocalReply::UpstreamReset;
+}
+
+// The host part of a Host value or authority: "[::1]:80" -> "[::1]", "a.com:80" -> "a.com".
+std::string_view stripPort(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  size_t colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+void appendChunkHeader(size_t length, std::string* out) {
+  char size[24];
+  int written = snprintf(size, sizeof(size), "%zx\r\n", length);
+  out->append(size, static_cast<size_t>(written));
+}
+
+}  // namespace
+
+Stream::Stream(DownstreamConnection& connection, Worker& worker, SnapshotPtr snapshot,
+               const ListenerDef& listener, const MessageHead& head, const RequestInfo& info)
+    : connection_(connection),
+      worker_(worker),
+      snapshot_(std::move(snapshot)),
+      listener_(listener),
+      head_(head),
+      info_(info) {}
+
+Stream::~Stream() {
+  // A stream freed while it still held a connection (a worker closing everything at
+  // shutdown) must not leave the connection pointing at it.
+  if (upstream_ != nullptr) {
+    upstream_->abandon();
+  }
+}
+
+void Stream::parseTarget() {
+  target_ = head_.target();
+  std::string_view rest = target_;
+  std::string_view authority;
+
+  // absolute-form (RFC 9112 3.2.2): the authority replaces Host, the rest is the path.
+  if (!rest.empty() && rest.front() != '/' && rest != "*") {
+    size_t scheme_end = rest.find("://");
+    if (scheme_end != std::string_view::npos) {
+      rest.remove_prefix(scheme_end + 3);
+      size_t path_start = rest.find_first_of("/?");
+      authority = rest.substr(0, path_start);
+      rest = path_start == std::string_view::npos ? std::string_view() : rest.substr(path_start);
+    }
+  }
+
+  size_t question = rest.find('?');
+  path_ = rest.substr(0, question);
+  query_ = question == std::string_view::npos ? std::string_view() : rest.substr(question + 1);
+  if (path_.empty()) {
+    path_ = "/";
+  }
+  host_ = stripPort(authority.empty() ? head_.find("host") : authority);
+}
+
+void Stream::start() {
+  parseTarget();
+  RequestView view;
+  view.method = info_.method;
+  view.path = path_;
+  view.query = query_;
+  view.host = host_;
+  view.client_ip = info_.client_ip;
+  view.headers = &head_.headers();
+
+  route_ = matchRoute(listener_.route_table, view);
+  if (route_ == nullptr) {
+    replyLocally(LocalReply::NoRoute, "no route matches this host and path");
+    return;
+  }
+
+  // A declared length over the limit is refused before anything goes upstream; a chunked
+  // body is counted as it streams (DownstreamConnection::onBody).
+  uint64_t max_body = listener_.max_request_body_bytes;
+  if (max_body > 0 && info_.has_content_length && info_.content_length > max_body) {
+    replyLocally(LocalReply::BodyTooLarge, "request body exceeds max_request_body_bytes");
+    return;
+  }
+
+  decision_ = decideSplit(*route_, view, worker_.randomBucket());
+  cluster_ = &snapshot_->clusters[decision_.cluster_index];
+  endpoint_ = worker_.clusterPool(decision_.cluster_index)->pickEndpoint();
+  if (endpoint_ == nullptr) {
+    replyLocally(LocalReply::NoEndpoint, "cluster " + cluster_->name + " has no endpoint");
+    return;
+  }
+
+  std::string_view client_id = head_.find("x-request-id");
+  if (!client_id.empty()) {
+    request_id_ = client_id;
+  } else {
+    worker_.appendRequestId(&request_id_);
+    generated_request_id_ = true;
+  }
+  connectUpstream(false);
+}
+
+void Stream::connectUpstream(bool fresh) {
+  bool ready = false;
+  upstream_ = endpoint_->acquire(this, fresh, &ready);
+  if (ready) {
+    sendHead();
+  }
+}
+
+void Stream::onUpstreamReady(UpstreamConnection* connection) {
+  upstream_ = connection;
+  sendHead();
+}
+
+void Stream::buildUpstreamHead() {
+  UpstreamRequestHead head;
+  head.method = info_.method;
+  head.target = target_;
+  head.headers = head_.headers();
+  head.client_ip = info_.client_ip;
+  head.request_id = generated_request_id_ ? std::string_view(request_id_) : std::string_view();
+  if (info_.chunked) {
+    head.framing = RequestFraming::Chunked;
+  } else if (info_.has_content_length) {
+    head.framing = RequestFraming::ContentLength;
+    head.content_length = info_.content_length;
+  }
+  head.decision_headers = &listener_.route_table.decision_headers;
+  head.cluster_name = cluster_->name;
+  head.bucket = decision_.bucket;
+  writeUpstreamRequestHead(head, upstream_->outbox().buffer());
+}
+
+void Stream::sendHead() {
+  buildUpstreamHead();
+  reused_upstream_ = upstream_->reused();
+  upstream_start_ms_ = uv_now(worker_.loop());
+  upstream_->startRequest(info_.method == "HEAD", route_->timeout_ms);
+  if (upstream_ == nullptr) {
+    return;
+  }
+
+  if (request_complete_) {
+    upstream_->finishRequest();
+    return;
+  }
+
+  // The proxy answers 100-continue itself once it knows where the body goes, and does not
+  // forward Expect (RFC 9110 10.1.1): the upstream sees an ordinary request.
+  if (info_.expect_continue && !retried_) {
+    connection_.outbox().append("HTTP/1.1 100 Continue\r\n\r\n");
+    connection_.flushOutput();
+  }
+  connection_.resumeRequest();
+}
+
+void Stream::onRequestBody(std::string_view bytes) {
+  bytes_in_ += bytes.size();
+  if (upstream_ == nullptr) {
+    return;
+  }
+  std::string* out = upstream_->outbox().buffer();
+  if (info_.chunked) {
+    appendChunkHeader(bytes.size(), out);
+    out->append(bytes);
+    out->append("\r\n");
+  } else {
+    out->append(bytes);
+  }
+}
+
+void Stream::onRequestComplete() {
+  request_complete_ = true;
+  if (upstream_ == nullptr) {
+    return;
+  }
+  if (info_.chunked) {
+    // Trailers are not forwarded: the chunked body ends with an empty last chunk.
+    upstream_->outbox().append("0\r\n\r\n");
+  }
+  upstream_->finishRequest();
+  upstream_->flush();
+}
+
+void Stream::afterDownstreamRead() {
+  if (upstream_ == nullptr) {
+    return;
+  }
+  upstream_->flush();
+  if (upstream_ != nullptr && upstream_->outbox().queuedBytes() > kHighWatermarkBytes) {
+    connection_.pauseInput();
+  }
+}
+
+void Stream::onUpstreamDrained() { connection_.resumeInput(); }
+
+void Stream::onUpstreamInformational(const UpstreamResponse& response) {
+  // 100 Continue was answered by the proxy already; HTTP/1.0 clients get no 1xx at all
+  // (RFC 9110 15.2).
+  if (response.status == 100 || info_.http_minor == 0) {
+    return;
+  }
+  DownstreamResponseHead head;
+  head.status = response.status;
+  head.reason = response.reason;
+  head.headers = response.head->headers();
+  head.framing = ResponseFraming::NoBody;
+  writeDownstreamResponseHead(head, connection_.outbox().buffer());
+}
+
+void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
+  status_ = response.status;
+  if (response.no_body) {
+    response_framing_ = ResponseFraming::NoBody;
+  } else if (response.has_content_length) {
+    response_framing_ = ResponseFraming::ContentLength;
+  } else if (info_.http_minor >= 1) {
+    response_framing_ = ResponseFraming::Chunked;
+  } else {
+    response_framing_ = ResponseFraming::CloseDelimited;
+  }
+
+  // A client whose request body has not been read to its end cannot send another request
+  // on this connection.
+  keep_alive_ = info_.keep_alive && request_complete_ && !worker_.draining() &&
+                response_framing_ != ResponseFraming::CloseDelimited;
+
+  std::string cookie;
+  HeaderView extra[1];
+  DownstreamResponseHead head;
+  if (decision_.set_sticky_cookie) {
+    cookie = stickyCookieValue(route_->sticky_cookie, decision_.bucket);
+    extra[0] = HeaderView{"set-cookie", cookie};
+    head.extra_headers = std::span<const HeaderView>(extra, 1);
+  }
+  head.status = response.status;
+  head.reason = response.reason;
+  head.headers = response.head->headers();
+  head.framing = response_framing_;
+  head.content_length = response.content_length;
+  head.keep_alive = keep_alive_;
+  head.client_minor_version = info_.http_minor;
+  writeDownstreamResponseHead(head, connection_.outbox().buffer());
+  response_started_ = true;
+}
+
+void Stream::onUpstreamBody(std::string_view bytes) {
+  bytes_out_ += bytes.size();
+  std::string* out = connection_.outbox().buffer();
+  if (response_framing_ == ResponseFraming::Chunked) {
+    appendChunkHeader(bytes.size(), out);
+    out->append(bytes);
+    out->append("\r\n");
+  } else {
+    out->append(bytes);
+  }
+}
+
+void Stream::afterUpstreamRead() {
+  connection_.flushOutput();
+  if (upstream_ != nullptr && connection_.outbox().queuedBytes() > kHighWatermarkBytes) {
+    upstream_->pauseReading();
+    response_paused_ = true;
+  }
+}
+
+void Stream::onDownstreamDrained() {
+  if (response_paused_ && upstream_ != nullptr) {
+    response_paused_ = false;
+    upstream_->resumeReading();
+  }
+}
+
+void Stream::onUpstreamComplete() {
+  upstream_ = nullptr;
+  upstream_end_ms_ = uv_now(worker_.loop());
+  if (response_framing_ == ResponseFraming::Chunked) {
+    connection_.outbox().append("0\r\n\r\n");
+  }
+  finish(keep_alive_ && request_complete_);
+}
+
+bool Stream::mayRetry(UpstreamFailure failure, bool response_seen) const {
+  // Only a reused keep-alive connection that died before answering is retried, once, on a
+  // new connection: the endpoint most likely closed it as idle before our request arrived.
+  return !retried_ && failure == UpstreamFailure::Reset && !response_seen && reused_upstream_ &&
+         !requestHasBody() && isIdempotent(info_.method);
+}
+
+void Stream::onUpstreamFailure(UpstreamFailure failure, bool response_seen) {
+  upstream_ = nullptr;
+  upstream_end_ms_ = uv_now(worker_.loop());
+  if (!response_started_ && mayRetry(failure, response_seen)) {
+    retried_ = true;
+    connectUpstream(true);
+    return;
+  }
+
+  if (!response_started_) {
+    std::string detail = "while talking to " + endpoint_->address().text;
+    replyLocally(replyForFailure(failure), detail);
+    return;
+  }
+
+  // Part of the response is already with the client: all we can do is cut the connection,
+  // so the client sees a truncated response instead of a wrong one.
+  error_ = upstreamFailureName(failure);
+  finished_ = true;
+  writeAccessLog();
+  connection_.closeNow();
+}
+
+void Stream::replyLocally(LocalReply reply, std::string_view detail) {
+  if (upstream_ != nullptr) {
+    upstream_->abandon();
+    upstream_ = nullptr;
+  }
+  status_ = localReplyStatus(reply);
+  error_ = localReplyCode(reply);
+  bool body_consumed = request_complete_ || !requestHasBody();
+  bool keep_alive = info_.keep_alive && body_consumed && !worker_.draining();
+  writeLocalReply(reply, detail, keep_alive, connection_.outbox().buffer());
+  response_started_ = true;
+  finish(keep_alive);
+}
+
+void Stream::failRequest(LocalReply reply, std::string_view detail) {
+  if (finished_) {
+    return;
+  }
+  if (!response_started_) {
+    info_.keep_alive = false;
+    replyLocally(reply, detail);
+    return;
+  }
+  abort(localReplyCode(reply));
+}
+
+void Stream::abort(std::string_view reason) {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  if (upstream_ != nullptr) {
+    upstream_->abandon();
+    upstream_ = nullptr;
+  }
+  if (!response_started_) {
+    status_ = 499;  // The client went away before an answer, as nginx logs it.
+  }
+  error_ = reason;
+  writeAccessLog();
+}
+
+void Stream::finish(bool keep_alive) {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  writeAccessLog();
+  connection_.flushOutput();
+  connection_.streamFinished(keep_alive);
+}
+
+void Stream::writeAccessLog() {
+  AccessLog& log = worker_.accessLog();
+  if (!log.enabled()) {
+    return;
+  }
+  uint64_t now = uv_now(worker_.loop());
+  AccessRecord record;
+  record.start_unix_ms = info_.start_unix_ms;
+  record.request_id = request_id_;
+  record.method = info_.method;
+  record.path = target_;
+  record.status = status_;
+  record.route = route_ != nullptr ? std::string_view(route_->name) : std::string_view("-");
+  record.cluster = cluster_ != nullptr ? std::string_view(cluster_->name) : std::string_view();
+  if (endpoint_ != nullptr) {
+    record.endpoint = endpoint_->address().text;
+  }
+  record.bucket = route_ != nullptr && cluster_ != nullptr ? decision_.bucket : -1;
+  record.bytes_in = bytes_in_;
+  record.bytes_out = bytes_out_;
+  if (upstream_start_ms_ != 0) {
+    uint64_t end = upstream_end_ms_ != 0 ? upstream_end_ms_ : now;
+    record.upstream_ms = static_cast<int64_t>(end - upstream_start_ms_);
+  }
+  record.total_ms = static_cast<int64_t>(now - info_.start_loop_ms);
+  record.error = error_;
+  log.append(record);
+}
+
+}  // namespace turnout

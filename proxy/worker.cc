@@ -1,0 +1,248 @@
+// A worker thread: one libuv loop with its own listeners, connections and upstream pools.
+#include "proxy/worker.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "proxy/downstream_connection.h"
+#include "proxy/log.h"
+
+namespace turnout {
+namespace {
+
+// How often the worker flushes its access log and frees pools that left the config.
+constexpr uint64_t kTickMs = 100;
+
+}  // namespace
+
+Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink)
+    : id_(id), snapshots_(store), access_log_(sink), random_(std::random_device{}()) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &stop_signal_, &Worker::onStopSignal);
+  uv_timer_init(&loop_, &tick_);
+  uv_timer_init(&loop_, &drain_timer_);
+  uv_check_init(&loop_, &check_);
+  stop_signal_.data = this;
+  tick_.data = this;
+  drain_timer_.data = this;
+  check_.data = this;
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  uv_loop_close(&loop_);
+}
+
+void Worker::addListener(const std::string& name, int fd) {
+  auto listener = std::make_unique<ListenerSocket>();
+  listener->name = name;
+  listener->fd = fd;
+  listener->worker = this;
+  uv_tcp_init(&loop_, &listener->handle);
+  listener->handle.data = listener.get();
+  uv_tcp_open(&listener->handle, fd);
+  listeners_.push_back(std::move(listener));
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::run() {
+  for (auto& listener : listeners_) {
+    int status = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), 1024,
+                           &Worker::onConnection);
+    if (status < 0) {
+      TURNOUT_LOG(Error, "worker", "listening on " + listener->name + ": " + uv_strerror(status));
+    }
+  }
+  uv_timer_start(&tick_, &Worker::onTick, kTickMs, kTickMs);
+  uv_check_start(&check_, &Worker::onCheck);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  access_log_.flush();
+}
+
+void Worker::requestStop(uint64_t drain_ms) {
+  drain_ms_.store(drain_ms);
+  uv_async_send(&stop_signal_);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::onStopSignal(uv_async_t* async) { static_cast<Worker*>(async->data)->beginDrain(); }
+
+void Worker::beginDrain() {
+  if (draining_) {
+    return;
+  }
+  draining_ = true;
+  for (auto& listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle), nullptr);
+  }
+
+  // Idle connections close now; busy ones close after their current response.
+  DownstreamConnection* connection = connections_;
+  while (connection != nullptr) {
+    DownstreamConnection* next = connection->next;
+    connection->drain();
+    connection = next;
+  }
+  uv_timer_start(
+      &drain_timer_, [](uv_timer_t* timer) { static_cast<Worker*>(timer->data)->closeEverything(); },
+      drain_ms_.load(), 0);
+}
+
+void Worker::closeEverything() {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  DownstreamConnection* connection = connections_;
+  while (connection != nullptr) {
+    DownstreamConnection* next = connection->next;
+    connection->closeNow();
+    connection = next;
+  }
+  for (auto& [name, pool] : pools_) {
+    pool->closeIdle();
+  }
+  for (auto& pool : retired_pools_) {
+    pool->closeIdle();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&stop_signal_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  access_log_.flush();
+  graveyard_.clear();
+}
+
+void Worker::onConnection(uv_stream_t* server, int status) {
+  auto* listener = static_cast<ListenerSocket*>(server->data);
+  Worker* self = listener->worker;
+  if (status < 0) {
+    TURNOUT_LOG(Warn, "worker", "accepting on " + listener->name + ": " + uv_strerror(status));
+    return;
+  }
+  auto* connection = new DownstreamConnection(*self, listener->name);
+  connection->accept(server);
+}
+
+void Worker::onTick(uv_timer_t* timer) {
+  auto* self = static_cast<Worker*>(timer->data);
+  self->access_log_.flush();
+  self->sweepRetiredPools();
+  if (self->draining_ && self->connection_count_ == 0) {
+    self->closeEverything();
+  }
+}
+
+void Worker::onCheck(uv_check_t* check) {
+  auto* self = static_cast<Worker*>(check->data);
+  self->graveyard_.clear();
+}
+
+void Worker::deferDelete(std::unique_ptr<Deferred> object) {
+  if (object != nullptr) {
+    graveyard_.push_back(std::move(object));
+  }
+}
+
+void Worker::addConnection(DownstreamConnection* connection) {
+  connection->next = connections_;
+  connection->prev = nullptr;
+  if (connections_ != nullptr) {
+    connections_->prev = connection;
+  }
+  connections_ = connection;
+  ++connection_count_;
+}
+
+void Worker::removeConnection(DownstreamConnection* connection) {
+  if (connection->prev != nullptr) {
+    connection->prev->next = connection->next;
+  } else {
+    connections_ = connection->next;
+  }
+  if (connection->next != nullptr) {
+    connection->next->prev = connection->prev;
+  }
+  --connection_count_;
+  if (draining_ && connection_count_ == 0) {
+    closeEverything();
+  }
+}
+
+const SnapshotPtr& Worker::snapshot() {
+  uint64_t before = snapshots_.generation();
+  const SnapshotPtr& snapshot = snapshots_.current();
+  if (snapshots_.generation() != before) {
+    rebuildPools(*snapshot);
+  }
+  return snapshot;
+}
+
+void Worker::rebuildPools(const Snapshot& snapshot) {
+  std::unordered_map<std::string, std::unique_ptr<ClusterPool>> kept;
+  pools_by_index_.clear();
+  for (const ClusterDef& cluster : snapshot.clusters) {
+    auto found = pools_.find(cluster.name);
+    std::unique_ptr<ClusterPool> pool;
+    if (found != pools_.end() && found->second->identity() == ClusterPool::identityOf(cluster)) {
+      pool = std::move(found->second);
+      pools_.erase(found);
+    } else {
+      pool = std::make_unique<ClusterPool>(&loop_, cluster);
+    }
+    pools_by_index_.push_back(pool.get());
+    kept.emplace(cluster.name, std::move(pool));
+  }
+
+  // Pools of clusters that left (or changed) serve their in-flight streams to the end and
+  // are freed by the tick once their last connection has closed.
+  for (auto& [name, pool] : pools_) {
+    pool->closeIdle();
+    retired_pools_.push_back(std::move(pool));
+  }
+  pools_ = std::move(kept);
+}
+
+void Worker::sweepRetiredPools() {
+  for (size_t i = 0; i < retired_pools_.size();) {
+    bool busy = false;
+    for (const auto& endpoint : retired_pools_[i]->endpoints()) {
+      busy = busy || endpoint->openCount() > 0 || endpoint->outstanding() > 0;
+    }
+    if (busy) {
+      ++i;
+      continue;
+    }
+    retired_pools_[i] = std::move(retired_pools_.back());
+    retired_pools_.pop_back();
+  }
+}
+
+uint32_t Worker::randomBucket() { return static_cast<uint32_t>(random_() % kBucketCount); }
+
+void Worker::appendRequestId(std::string* out) {
+  uint64_t high = random_();
+  uint64_t low = random_();
+  // Version 4, variant 10 (RFC 9562 5.4).
+  high = (high & ~uint64_t{0xf000}) | 0x4000;
+  low = (low & ~(uint64_t{0xc} << 60)) | (uint64_t{0x8} << 60);
+  char text[40];
+  snprintf(text, sizeof(text), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
+           static_cast<unsigned>((high >> 16) & 0xffff), static_cast<unsigned>(high & 0xffff),
+           static_cast<unsigned>(low >> 48),
+           static_cast<unsigned long long>(low & 0xffffffffffffULL));
+  out->append(text);
+}
+
+}  // namespace turnout

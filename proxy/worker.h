@@ -1,0 +1,121 @@
+// A worker thread: one libuv loop with its own listening sockets (SO_REUSEPORT), its own
+// downstream connections and its own upstream pools, so the request path takes no lock.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/access_log.h"
+#include "proxy/snapshot_store.h"
+#include "proxy/upstream_pool.h"
+
+namespace turnout {
+
+class DownstreamConnection;
+
+// Anything freed only after the callback that ended it has returned.
+class Deferred {
+ public:
+  virtual ~Deferred() = default;
+};
+
+class Worker {
+ public:
+  Worker(int id, const SnapshotStore& store, const AccessLogSink& sink);
+  ~Worker();
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Adds a bound, listening socket of the listener `name`; the worker owns the fd from now
+  // on. Before start() only.
+  void addListener(const std::string& name, int fd);
+
+  // Runs the loop on a new thread.
+  void start();
+
+  // Stops accepting, lets in-flight requests finish for up to `drain_ms`, then closes what
+  // is left and ends the loop. Any thread.
+  void requestStop(uint64_t drain_ms);
+
+  void join();
+
+  // --- Worker thread only from here on. ---
+
+  uv_loop_t* loop() { return &loop_; }
+  int id() const { return id_; }
+
+  // The running snapshot. When it changed since the last call, the worker's cluster pools
+  // are matched to the new clusters first (unchanged clusters keep their warm pools).
+  const SnapshotPtr& snapshot();
+
+  // The pool of cluster `index` of the snapshot last returned by snapshot().
+  ClusterPool* clusterPool(uint32_t index) { return pools_by_index_[index]; }
+
+  uint32_t randomBucket();
+
+  // Appends a random UUID (version 4) to `out`.
+  void appendRequestId(std::string* out);
+
+  AccessLog& accessLog() { return access_log_; }
+
+  // Frees `object` at the end of this loop iteration.
+  void deferDelete(std::unique_ptr<Deferred> object);
+
+  // True once a stop was requested: connections close after their current response.
+  bool draining() const { return draining_; }
+
+  void addConnection(DownstreamConnection* connection);
+  void removeConnection(DownstreamConnection* connection);
+
+ private:
+  struct ListenerSocket {
+    std::string name;
+    int fd = -1;
+    uv_tcp_t handle;
+    Worker* worker = nullptr;
+  };
+
+  static void onConnection(uv_stream_t* server, int status);
+  static void onStopSignal(uv_async_t* async);
+  static void onTick(uv_timer_t* timer);
+  static void onCheck(uv_check_t* check);
+
+  void run();
+  void beginDrain();
+  void closeEverything();
+  void rebuildPools(const Snapshot& snapshot);
+  void sweepRetiredPools();
+
+  int id_;
+  SnapshotCache snapshots_;
+  AccessLog access_log_;
+  uv_loop_t loop_;
+  uv_async_t stop_signal_;
+  uv_timer_t tick_;
+  uv_timer_t drain_timer_;
+  uv_check_t check_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<ListenerSocket>> listeners_;
+  std::atomic<uint64_t> drain_ms_{0};
+  bool draining_ = false;
+  bool closing_ = false;
+
+  std::unordered_map<std::string, std::unique_ptr<ClusterPool>> pools_;
+  std::vector<std::unique_ptr<ClusterPool>> retired_pools_;
+  std::vector<ClusterPool*> pools_by_index_;
+  std::vector<std::unique_ptr<Deferred>> graveyard_;
+  DownstreamConnection* connections_ = nullptr;  // Intrusive list head.
+  size_t connection_count_ = 0;
+  std::mt19937_64 random_;
+};
+
+}  // namespace turnout
