@@ -7,20 +7,13 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include "config/field_syntax.h"
+
 namespace turnout {
 namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
-
-// The schema nests about a dozen levels; anything far deeper is a mistake or an alias
-// cycle ("&a [*a]" builds a node that contains itself).
-constexpr int kMaxDepth = 64;
-
-// Aliases can expand a small text into a huge tree ("billion laughs"); a real config is
-// far below both limits, and the marks map grows with the node count.
-constexpr size_t kMaxJsonBytes = 16 * 1024 * 1024;
-constexpr size_t kMaxNodes = 500000;
 
 SourceMark markOf(const YAML::Node& node) {
   YAML::Mark mark = node.Mark();
@@ -122,7 +115,7 @@ const Descriptor* childSchema(const FieldDescriptor& field) {
 
 class Converter {
  public:
-  explicit Converter(YamlJson* out) : out_(out) {}
+  Converter(YamlJson* out, const YamlLimits& limits) : out_(out), limits_(limits) {}
 
   void convertRoot(const YAML::Node& root, const Descriptor& schema) {
     if (root.IsNull()) {
@@ -143,15 +136,17 @@ class Converter {
 
   // False, once, when the depth or size limit is crossed; the conversion then stops.
   bool withinLimits(const YAML::Node& node, const std::string& path, int depth) {
-    if (depth > kMaxDepth) {
-      addError(path, "nested more than " + std::to_string(kMaxDepth) + " levels deep",
+    if (depth > limits_.max_depth) {
+      addError(path, "nested more than " + std::to_string(limits_.max_depth) + " levels deep",
                markOf(node));
       stopped_ = true;
       return false;
     }
-    if (out_->json.size() > kMaxJsonBytes || ++nodes_ > kMaxNodes) {
-      addError(path, "the config expands to more than " + std::to_string(kMaxNodes) +
-                         " values or 16 MiB (YAML aliases?)",
+    if (out_->json.size() > limits_.max_json_bytes || ++nodes_ > limits_.max_nodes) {
+      addError(path,
+               "the config expands to more than " + std::to_string(limits_.max_nodes) +
+                   " values or " + std::to_string(limits_.max_json_bytes) +
+                   " bytes of JSON (YAML aliases?)",
                markOf(node));
       stopped_ = true;
       return false;
@@ -176,13 +171,30 @@ class Converter {
         convertSequence(node, field, path, depth);
         return;
       case YAML::NodeType::Scalar:
-        appendJsonString(node.Scalar(), &out_->json);
+        appendScalar(node.Scalar(), field);
         return;
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
         out_->json.append("null");
         return;
     }
+  }
+
+  // protobuf's JSON parser takes "true", "yes" and "1" for a bool but not "on"; YAML
+  // users write any of them, so bool fields get the YAML spellings folded to true/false.
+  void appendScalar(const std::string& text, const FieldDescriptor* field) {
+    if (field != nullptr && field->type() == FieldDescriptor::TYPE_BOOL) {
+      std::string lower = toLowerAscii(text);
+      if (lower == "true" || lower == "yes" || lower == "on" || lower == "y") {
+        out_->json.append("true");
+        return;
+      }
+      if (lower == "false" || lower == "no" || lower == "off" || lower == "n") {
+        out_->json.append("false");
+        return;
+      }
+    }
+    appendJsonString(text, &out_->json);
   }
 
   void convertSequence(const YAML::Node& node, const FieldDescriptor* field,
@@ -245,13 +257,15 @@ class Converter {
   }
 
   YamlJson* out_;
+  YamlLimits limits_;
   bool stopped_ = false;
   size_t nodes_ = 0;
 };
 
 }  // namespace
 
-YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema) {
+YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema,
+                    const YamlLimits& limits) {
   YamlJson result;
 
   // yaml-cpp reports syntax errors by exception; they stop here, with their position.
@@ -272,7 +286,7 @@ YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& s
         {"", "expected one YAML document, found " + std::to_string(documents.size())});
     return result;
   }
-  Converter converter(&result);
+  Converter converter(&result, limits);
   converter.convertRoot(documents.empty() ? YAML::Node() : documents[0], schema);
   return result;
 }

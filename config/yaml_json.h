@@ -20,6 +20,15 @@ struct SourceMark {
   int column = 0;
 };
 
+// Bounds on the work one conversion may do. Aliases can expand a small text into a huge
+// tree ("billion laughs"), and "&a [*a]" builds a node that contains itself; real configs
+// stay far below the defaults. Tests lower them to stay fast.
+struct YamlLimits {
+  int max_depth = 64;
+  size_t max_nodes = 500000;
+  size_t max_json_bytes = 16 * 1024 * 1024;
+};
+
 struct YamlJson {
   // The JSON text; meaningful only when errors is empty.
   std::string json;
@@ -34,9 +43,11 @@ struct YamlJson {
 
 // Converts `text`, whose top level must be a mapping of `schema`'s fields (or empty).
 // Every scalar becomes a JSON string, whatever it looks like: the protobuf JSON mapping
-// accepts quoted numbers, booleans and durations, and a string field then keeps "123" or
-// "true" as written. A YAML null (empty value, "~", "null") becomes JSON null, which
-// leaves the field unset. Any thread; touches no global state.
-YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema);
+// accepts quoted numbers and durations, and a string field then keeps "123" or "true" as
+// written. The one exception is a bool field, where the YAML spellings true/yes/on/y and
+// false/no/off/n (any case) become JSON true and false. A YAML null (empty value, "~", "null")
+// becomes JSON null, which leaves the field unset. Any thread; touches no global state.
+YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema,
+                    const YamlLimits& limits = {});
 
 }  // namespace turnout

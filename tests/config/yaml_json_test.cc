@@ -27,7 +27,7 @@ TEST_P(ScalarConversion, EmitsExpectedJson) {
   EXPECT_EQ(result.json, GetParam().json);
 }
 
-// Every scalar is quoted, whatever it looks like; nulls stay null.
+// Every scalar is quoted, whatever it looks like, except in bool fields; nulls stay null.
 INSTANTIATE_TEST_SUITE_P(
     Scalars, ScalarConversion,
     testing::Values(
@@ -35,8 +35,16 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"clusters":[{"name":"123"}]})"},
         ScalarCase{"NumberForNumericField", "listeners: [{max_request_headers_bytes: 2048}]",
                    R"({"listeners":[{"max_request_headers_bytes":"2048"}]})"},
-        ScalarCase{"BooleanIsQuoted", "access_log: {disabled: true}",
-                   R"({"access_log":{"disabled":"true"}})"},
+        ScalarCase{"BooleanFieldTakesYamlTrue", "access_log: {disabled: true}",
+                   R"({"access_log":{"disabled":true}})"},
+        ScalarCase{"BooleanFieldTakesOn", "access_log: {disabled: On}",
+                   R"({"access_log":{"disabled":true}})"},
+        ScalarCase{"BooleanFieldTakesNo", "access_log: {disabled: no}",
+                   R"({"access_log":{"disabled":false}})"},
+        ScalarCase{"BooleanFieldPassesOtherText", "access_log: {disabled: maybe}",
+                   R"({"access_log":{"disabled":"maybe"}})"},
+        ScalarCase{"BooleanLookingStringStaysText", "clusters: [{name: on}]",
+                   R"({"clusters":[{"name":"on"}]})"},
         ScalarCase{"EmptyValueIsNull", "access_log:", R"({"access_log":null})"},
         ScalarCase{"TildeIsNull", "access_log: ~", R"({"access_log":null})"},
         ScalarCase{"QuotedNullIsText", "clusters: [{name: 'null'}]",
@@ -129,6 +137,15 @@ INSTANTIATE_TEST_SUITE_P(
                     TextErrorCase{"AliasCycle", "listeners: &a [*a]\n", "nested more than", 1}),
     [](const testing::TestParamInfo<TextErrorCase>& info) { return info.param.name; });
 
+TEST(YamlJsonLimits, DefaultLimitsLeaveRoomForLargeConfigs) {
+  std::string yaml = "clusters:\n";
+  for (int i = 0; i < 2000; i++) {
+    yaml += "- {name: c" + std::to_string(i) + ", endpoints: [{address: '10.0.0.1:80'}]}\n";
+  }
+
+  EXPECT_TRUE(convert(yaml).errors.empty());
+}
+
 TEST(YamlJsonLimits, AliasExpansionStopsAtTheLimit) {
   // Each level repeats the previous one ten times: 10^7 values if fully expanded.
   std::string yaml = "listeners:\n- route_config:\n    virtual_hosts:\n";
@@ -142,10 +159,12 @@ TEST(YamlJsonLimits, AliasExpansionStopsAtTheLimit) {
     yaml += "]\n";
   }
 
-  YamlJson result = convert(yaml);
+  YamlLimits limits;
+  limits.max_nodes = 20000;
+  YamlJson result = yamlToJson(yaml, *config::Bootstrap::descriptor(), limits);
 
   ASSERT_EQ(result.errors.size(), 1u);
-  EXPECT_NE(result.errors[0].reason.find("YAML aliases"), std::string::npos);
+  EXPECT_NE(result.errors[0].reason.find("more than 20000 values"), std::string::npos);
 }
 
 }  // namespace
