@@ -1,7 +1,6 @@
 // End to end: the command line. `turnout validate` names the broken field; `turnout run`
 // stops cleanly on SIGTERM.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <ostream>
@@ -52,7 +51,9 @@ std::map<std::string, std::string> validPieces() {
 constexpr const char* kRoute = "listeners[0].route_config.virtual_hosts[0].routes[0]";
 
 // GoogleTest prints a failing case by its name.
-void PrintTo(const BrokenCase& param, std::ostream* out) { *out << param.name; }
+void PrintTo(const BrokenCase& param, std::ostream* out) {
+  *out << param.name;
+}
 
 using ValidateTest = E2eParamTest<BrokenCase>;
 
@@ -83,27 +84,26 @@ TEST(ValidateBaseTest, ValidBaseConfigPrintsOk) {
 
 INSTANTIATE_TEST_SUITE_P(
     BrokenConfigs, ValidateTest,
-    ::testing::Values(
-        BrokenCase{"UnknownCluster",
-                   {{"ACTION", "cluster: purple"}},
-                   std::string(kRoute) + ".route.cluster"},
-        BrokenCase{"ZeroWeightSum",
-                   {{"ACTION",
-                     "weighted_clusters: {clusters: [{name: blue, weight: 0}, "
-                     "{name: green, weight: 0}]}"}},
-                   std::string(kRoute) + ".route.weighted_clusters"},
-        BrokenCase{"BadRegex",
-                   {{"MATCH", "safe_regex: \"(unclosed\""}},
-                   std::string(kRoute) + ".match.safe_regex"},
-        BrokenCase{"ListenerHostName",
-                   {{"LISTENER_ADDRESS", "localhost:8080"}},
-                   "listeners[0].address"},
-        BrokenCase{"EndpointWithoutPort",
-                   {{"ENDPOINT_ADDRESS", "127.0.0.1"}},
-                   "clusters[0].endpoints[0].address"},
-        BrokenCase{"MisspelledField",
-                   {{"ACTION", "clustr: blue"}},
-                   std::string(kRoute) + ".route.clustr"}),
+    ::testing::Values(BrokenCase{"UnknownCluster",
+                                 {{"ACTION", "cluster: purple"}},
+                                 std::string(kRoute) + ".route.cluster"},
+                      BrokenCase{"ZeroWeightSum",
+                                 {{"ACTION",
+                                   "weighted_clusters: {clusters: [{name: blue, weight: 0}, "
+                                   "{name: green, weight: 0}]}"}},
+                                 std::string(kRoute) + ".route.weighted_clusters"},
+                      BrokenCase{"BadRegex",
+                                 {{"MATCH", "safe_regex: \"(unclosed\""}},
+                                 std::string(kRoute) + ".match.safe_regex"},
+                      BrokenCase{"ListenerHostName",
+                                 {{"LISTENER_ADDRESS", "localhost:8080"}},
+                                 "listeners[0].address"},
+                      BrokenCase{"EndpointWithoutPort",
+                                 {{"ENDPOINT_ADDRESS", "127.0.0.1"}},
+                                 "clusters[0].endpoints[0].address"},
+                      BrokenCase{"MisspelledField",
+                                 {{"ACTION", "clustr: blue"}},
+                                 std::string(kRoute) + ".route.clustr"}),
     [](const ::testing::TestParamInfo<BrokenCase>& info) { return info.param.name; });
 
 using RunTest = E2eTest;

@@ -30,7 +30,9 @@ listeners:
 
 constexpr size_t kTenMegabytes = 10 * 1024 * 1024;
 
-std::string blueOnly() { return std::string(kBlueOnly) + kBlueGreenClusters; }
+std::string blueOnly() {
+  return std::string(kBlueOnly) + kBlueGreenClusters;
+}
 
 // The first word of `sha256sum FILE`.
 std::string sha256File(const std::string& path) {
@@ -100,8 +102,10 @@ TEST_F(ConnectionTest, ChunkedRequestOfManySmallChunksArrivesIntact) {
   std::ofstream(local, std::ios::binary) << body;
 
   HttpClient client(port);
-  HttpResponse resp = client.raw("POST /upload HTTP/1.1\r\nHost: x\r\n"
-                                 "Transfer-Encoding: chunked\r\n\r\n" + framed);
+  HttpResponse resp = client.raw(
+      "POST /upload HTTP/1.1\r\nHost: x\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      framed);
   ASSERT_EQ(resp.status, 200) << resp.error;
   Echo echo = parseEcho(resp.body);
   EXPECT_EQ(echo.body_bytes, static_cast<int64_t>(body.size()));
@@ -119,7 +123,9 @@ struct BodyCase {
 };
 
 // GoogleTest prints a failing case by its name.
-void PrintTo(const BodyCase& param, std::ostream* out) { *out << param.name; }
+void PrintTo(const BodyCase& param, std::ostream* out) {
+  *out << param.name;
+}
 
 using BodyTest = E2eParamTest<BodyCase>;
 
@@ -135,9 +141,8 @@ TEST_P(BodyTest, TenMegabyteBodyPassesIntact) {
     // "Expect:" keeps curl from waiting for 100-continue; this test is about the bytes.
     writeNoise(local, kTenMegabytes);
     std::string framing = param.chunked ? "-H 'Transfer-Encoding: chunked' " : "";
-    CommandResult result = runCommand(curlPrefix() + "-H 'Expect:' " + framing +
-                                      "--data-binary @" + shellQuote(local) + " " + base +
-                                      "/upload");
+    CommandResult result = runCommand(curlPrefix() + "-H 'Expect:' " + framing + "--data-binary @" +
+                                      shellQuote(local) + " " + base + "/upload");
     ASSERT_EQ(result.exit_code, 0) << result.output;
     Echo echo = parseEcho(result.output);
     ASSERT_TRUE(echo.ok) << result.output.substr(0, 300);

@@ -15,14 +15,15 @@ namespace {
 
 // By the examples' convention, loopback ports 19000..19999 are demo backends; any other
 // loopback port is a listener.
-bool isBackendPort(int port) { return port >= 19000 && port <= 19999; }
+bool isBackendPort(int port) {
+  return port >= 19000 && port <= 19999;
+}
 
 // examples/*.yaml files that are turnout configs (they have a top-level listeners key).
 std::vector<std::string> exampleConfigs() {
   std::vector<std::string> names;
   std::error_code error;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(repoRoot() + "/examples", error)) {
+  for (const auto& entry : std::filesystem::directory_iterator(repoRoot() + "/examples", error)) {
     std::string text = readFile(entry.path());
     if (entry.path().extension() == ".yaml" && text.find("\nlisteners:") != std::string::npos) {
       names.push_back(entry.path().filename());
@@ -58,8 +59,8 @@ using ExampleTest = E2eParamTest<std::string>;
 
 TEST_P(ExampleTest, ValidatesAndServesARequest) {
   std::string original = repoRoot() + "/examples/" + GetParam();
-  CommandResult checked = runCommand(shellQuote(turnoutBin()) + " validate " +
-                                     shellQuote(original) + " 2>&1");
+  CommandResult checked =
+      runCommand(shellQuote(turnoutBin()) + " validate " + shellQuote(original) + " 2>&1");
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
   EXPECT_NE(checked.output.find("OK"), std::string::npos) << checked.output;
 

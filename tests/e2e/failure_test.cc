@@ -74,7 +74,9 @@ bool startsWithCode(const std::string& body, const std::vector<std::string>& cod
 }
 
 // GoogleTest prints a failing case by its name.
-void PrintTo(const FailureCase& param, std::ostream* out) { *out << param.name; }
+void PrintTo(const FailureCase& param, std::ostream* out) {
+  *out << param.name;
+}
 
 using FailureTest = E2eParamTest<FailureCase>;
 
@@ -110,8 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
     Failures, FailureTest,
     ::testing::Values(
         // The stale pooled connection may be noticed before or after the request is sent.
-        FailureCase{"StoppedBackend502", "/dead", 502,
-                    {"upstream_connect_failed", "upstream_reset"}},
+        FailureCase{
+            "StoppedBackend502", "/dead", 502, {"upstream_connect_failed", "upstream_reset"}},
         FailureCase{"EmptyPool503", "/empty", 503, {"no_endpoint"}},
         FailureCase{"SlowBackend504", "/slow?ms=3000", 504, {"upstream_timeout"}}),
     [](const ::testing::TestParamInfo<FailureCase>& info) { return info.param.name; });

@@ -15,7 +15,9 @@ std::string upper(std::string text) {
   return text;
 }
 
-std::string loopbackAddress(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string loopbackAddress(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -11,9 +13,6 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -85,9 +84,13 @@ int connectLoopback(uint16_t port, Millis timeout) {
 
 }  // namespace
 
-std::string turnoutBin() { return envOr("TURNOUT_BIN", repoRoot() + "/build/turnout"); }
+std::string turnoutBin() {
+  return envOr("TURNOUT_BIN", repoRoot() + "/build/turnout");
+}
 
-std::string repoRoot() { return envOr("TURNOUT_ROOT", std::filesystem::current_path()); }
+std::string repoRoot() {
+  return envOr("TURNOUT_ROOT", std::filesystem::current_path());
+}
 
 uint16_t freePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -154,7 +157,9 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
   ::close(null_fd);
 }
 
-Process::~Process() { stop(); }
+Process::~Process() {
+  stop();
+}
 
 bool Process::running() {
   if (pid_ <= 0 || status_.has_value()) {
@@ -223,7 +228,8 @@ bool waitForPort(uint16_t port, Millis deadline, Process* owner) {
 
 ProcessPtr startBackend(const std::string& name, uint16_t port, const TempDir& dir) {
   std::vector<std::string> argv = {"python3", repoRoot() + "/examples/demo_backend.py",
-                                   "--name", name, "--port", std::to_string(port)};
+                                   "--name",  name,
+                                   "--port",  std::to_string(port)};
   auto process = std::make_unique<Process>(argv, dir.file("backend-" + name + ".log"));
   if (!waitForPort(port, kStartDeadline, process.get())) {
     return nullptr;
@@ -231,10 +237,10 @@ ProcessPtr startBackend(const std::string& name, uint16_t port, const TempDir& d
   return process;
 }
 
-ProcessPtr startTurnout(const std::string& config_path, uint16_t listen_port,
-                        const TempDir& dir, int workers) {
-  std::vector<std::string> argv = {turnoutBin(), "run", "-c", config_path, "--workers",
-                                   std::to_string(workers)};
+ProcessPtr startTurnout(const std::string& config_path, uint16_t listen_port, const TempDir& dir,
+                        int workers) {
+  std::vector<std::string> argv = {turnoutBin(), "run",       "-c",
+                                   config_path,  "--workers", std::to_string(workers)};
   std::string log = dir.file("turnout-" + std::to_string(listen_port) + ".log");
   auto process = std::make_unique<Process>(argv, log);
   if (!waitForPort(listen_port, kStartDeadline, process.get())) {
@@ -292,7 +298,9 @@ size_t HttpResponse::headerCount(const std::string& name) const {
 
 HttpClient::HttpClient(uint16_t port, Millis timeout) : port_(port), timeout_(timeout) {}
 
-HttpClient::~HttpClient() { close(); }
+HttpClient::~HttpClient() {
+  close();
+}
 
 void HttpClient::close() {
   if (fd_ >= 0) {
@@ -486,8 +494,8 @@ HttpResponse HttpClient::readResponse(const std::string& method) {
   } else if (lower(resp.header("transfer-encoding")).find("chunked") != std::string::npos) {
     ok = readChunked(resp.body, resp.error);
   } else if (resp.headerCount("content-length") > 0) {
-    ok = readBytes(std::strtoull(resp.header("content-length").c_str(), nullptr, 10),
-                   resp.body, resp.error);
+    ok = readBytes(std::strtoull(resp.header("content-length").c_str(), nullptr, 10), resp.body,
+                   resp.error);
   } else {
     std::string ignored;
     while (fill(ignored)) {
@@ -587,7 +595,9 @@ CommandResult runCommand(const std::string& command) {
   return result;
 }
 
-std::string curlPrefix() { return "curl -q -sS --noproxy 127.0.0.1 --max-time 60 "; }
+std::string curlPrefix() {
+  return "curl -q -sS --noproxy 127.0.0.1 --max-time 60 ";
+}
 
 std::string shellQuote(const std::string& text) {
   std::string quoted = "'";

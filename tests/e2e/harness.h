@@ -88,8 +88,8 @@ ProcessPtr startBackend(const std::string& name, uint16_t port, const TempDir& d
 
 // Starts `turnout run -c config --workers N` and waits until listen_port accepts.
 // Returns null if it did not come up within 10 s (the log is then in dir).
-ProcessPtr startTurnout(const std::string& config_path, uint16_t listen_port,
-                        const TempDir& dir, int workers = 2);
+ProcessPtr startTurnout(const std::string& config_path, uint16_t listen_port, const TempDir& dir,
+                        int workers = 2);
 
 // Replaces each "{{KEY}}" in `text` by its value.
 std::string substitute(std::string text, const std::map<std::string, std::string>& values);
@@ -103,7 +103,7 @@ std::string readFile(const std::string& path);
 struct HttpRequest {
   std::string method = "GET";
   std::string target = "/";
-  Headers headers;  // Sent in this order and spelling; Host is added first if absent.
+  Headers headers;   // Sent in this order and spelling; Host is added first if absent.
   std::string body;  // Content-Length is added when non-empty and no framing header is set.
 };
 

@@ -1,17 +1,16 @@
 // End to end: what the upstream sees of a request (forwarding and decision headers, the
 // client's header lines) and what the access log says about it.
-#include <gtest/gtest.h>
-
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
-#include <map>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <ostream>
 #include <set>
 #include <sstream>
-#include <ostream>
 #include <string>
 #include <thread>
 
@@ -56,8 +55,7 @@ std::string joined(const std::vector<std::string>& values) {
 class HeadersTest : public E2eTest {
  protected:
   // Starts blue and green and a proxy with the given extras; returns its port.
-  uint16_t start(const std::string& route_config_extra = "",
-                 const std::string& access_log = "") {
+  uint16_t start(const std::string& route_config_extra = "", const std::string& access_log = "") {
     if (!env_.startBackends({"blue", "green"})) {
       return 0;
     }
@@ -111,17 +109,16 @@ TEST_F(HeadersTest, UpstreamSeesForwardingHeadersAndClientLinesInOrder) {
   }
 
   // The client's own end-to-end lines, minus those the proxy adds or rewrites.
-  std::set<std::string> proxy_owned = {"x-forwarded-for", "x-forwarded-proto", "x-request-id",
-                                       "x-turnout-cluster", "x-turnout-bucket", "connection"};
+  std::set<std::string> proxy_owned = {"x-forwarded-for",   "x-forwarded-proto", "x-request-id",
+                                       "x-turnout-cluster", "x-turnout-bucket",  "connection"};
   Headers passed;
   for (const auto& header : echo.headers) {
     if (proxy_owned.count(lower(header.first)) == 0) {
       passed.push_back(header);
     }
   }
-  Headers expected = {{"Host", "app.example"}, {"X-First", "1"},
-                      {"x-MiXeD-CaSe", "two words"}, {"Accept", "*/*"},
-                      {"X-Repeated", "a"}, {"X-Repeated", "b"},
+  Headers expected = {{"Host", "app.example"}, {"X-First", "1"},    {"x-MiXeD-CaSe", "two words"},
+                      {"Accept", "*/*"},       {"X-Repeated", "a"}, {"X-Repeated", "b"},
                       {"X-Last", "3"}};
   EXPECT_EQ(passed, expected);
 }
@@ -151,7 +148,9 @@ struct DecisionCase {
 };
 
 // GoogleTest prints a failing case by its name.
-void PrintTo(const DecisionCase& param, std::ostream* out) { *out << param.name; }
+void PrintTo(const DecisionCase& param, std::ostream* out) {
+  *out << param.name;
+}
 
 using DecisionHeadersTest = E2eParamTest<DecisionCase>;
 
@@ -182,14 +181,14 @@ TEST_P(DecisionHeadersTest, UpstreamSeesConfiguredDecisionHeaders) {
 
 INSTANTIATE_TEST_SUITE_P(
     DecisionHeaders, DecisionHeadersTest,
-    ::testing::Values(
-        DecisionCase{"Defaults", "", "x-turnout-cluster", "x-turnout-bucket"},
-        DecisionCase{"Renamed",
-                     "      decision_headers:\n"
-                     "        cluster_header: x-pool\n"
-                     "        bucket_header: x-slot\n",
-                     "x-pool", "x-slot"},
-        DecisionCase{"Disabled", "      decision_headers:\n        disabled: true\n", "", ""}),
+    ::testing::Values(DecisionCase{"Defaults", "", "x-turnout-cluster", "x-turnout-bucket"},
+                      DecisionCase{"Renamed",
+                                   "      decision_headers:\n"
+                                   "        cluster_header: x-pool\n"
+                                   "        bucket_header: x-slot\n",
+                                   "x-pool", "x-slot"},
+                      DecisionCase{"Disabled", "      decision_headers:\n        disabled: true\n",
+                                   "", ""}),
     [](const ::testing::TestParamInfo<DecisionCase>& info) { return info.param.name; });
 
 // Polls the file for up to 3 s until it holds a complete line; returns that first line.
@@ -206,8 +205,8 @@ std::string firstLogLine(const std::string& path) {
 }
 
 const std::vector<std::string> kAccessLogKeys = {
-    "time",   "request_id", "method",   "path",      "status",      "route",    "cluster",
-    "endpoint", "bucket",   "bytes_in", "bytes_out", "upstream_ms", "total_ms", "error"};
+    "time",     "request_id", "method",   "path",      "status",      "route",    "cluster",
+    "endpoint", "bucket",     "bytes_in", "bytes_out", "upstream_ms", "total_ms", "error"};
 
 // A JSON value as text: strings as they are, numbers without a fraction when whole.
 std::string valueText(const google::protobuf::Value& value) {

@@ -199,7 +199,9 @@ listeners:
 )";
 
 // GoogleTest prints a failing case by its name.
-void PrintTo(const ToggleCase& param, std::ostream* out) { *out << param.name; }
+void PrintTo(const ToggleCase& param, std::ostream* out) {
+  *out << param.name;
+}
 
 using ToggleTest = E2eParamTest<ToggleCase>;
 
