@@ -34,13 +34,15 @@ void checkUniqueName(const std::string& name, bool required, const std::string& 
   }
 }
 
-// Decision headers are written into upstream requests; a framing or hop-by-hop header
-// there would corrupt the message or the connection (RFC 9112 6, RFC 9110 7.6.1).
+// Decision headers are written into upstream requests, and client lines of the same name
+// are dropped. Naming a framing or hop-by-hop header (RFC 9112 6, RFC 9110 7.6.1) would
+// corrupt the message; naming one the proxy writes itself would duplicate or lose it.
 void checkDecisionHeaderName(const std::string& name, const std::string& path,
                              ValidationContext* context) {
-  static const char* const kManaged[] = {"host",       "content-length", "transfer-encoding",
-                                         "connection", "keep-alive",     "te",
-                                         "trailer",    "upgrade",        "proxy-connection"};
+  static const char* const kManaged[] = {
+      "host",         "content-length",  "transfer-encoding", "connection",       "keep-alive",
+      "te",           "trailer",         "upgrade",           "proxy-connection", "expect",
+      "x-request-id", "x-forwarded-for", "x-forwarded-proto"};
   if (!isHttpToken(name)) {
     context->add(path, "\"" + name + "\" is not a valid header name (RFC 9110 token)");
     return;

@@ -94,6 +94,10 @@ const InvalidCase kListenerCases[] = {
      withRouteConfig("{decision_headers: {bucket_header: Content-Length}, virtual_hosts: [" +
                      kVirtualHost + "]}"),
      "listeners[0].route_config.decision_headers.bucket_header", "managed by the proxy"},
+    {"DecisionHeaderWrittenByProxy",
+     withRouteConfig("{decision_headers: {cluster_header: X-Forwarded-For}, virtual_hosts: [" +
+                     kVirtualHost + "]}"),
+     "listeners[0].route_config.decision_headers.cluster_header", "managed by the proxy"},
     {"DecisionHeadersEqual",
      withRouteConfig("{decision_headers: {cluster_header: X-A, bucket_header: x-a}, "
                      "virtual_hosts: [" +
