@@ -94,9 +94,11 @@ void Worker::beginDrain() {
     connection->drain();
     connection = next;
   }
-  uv_timer_start(
-      &drain_timer_, [](uv_timer_t* timer) { static_cast<Worker*>(timer->data)->closeEverything(); },
-      drain_ms_.load(), 0);
+  uv_timer_start(&drain_timer_, &Worker::onDrainDeadline, drain_ms_.load(), 0);
+}
+
+void Worker::onDrainDeadline(uv_timer_t* timer) {
+  static_cast<Worker*>(timer->data)->closeEverything();
 }
 
 void Worker::closeEverything() {

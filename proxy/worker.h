@@ -88,6 +88,7 @@ class Worker {
   static void onStopSignal(uv_async_t* async);
   static void onTick(uv_timer_t* timer);
   static void onCheck(uv_check_t* check);
+  static void onDrainDeadline(uv_timer_t* timer);
 
   void run();
   void beginDrain();
