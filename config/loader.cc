@@ -5,9 +5,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <unordered_set>
 
 #include "config/snapshot_compiler.h"
 #include "config/turnout.pb.h"
@@ -19,6 +21,33 @@ namespace {
 
 // Far beyond any real config; refusing larger text bounds the work an admin upload causes.
 constexpr size_t kMaxConfigBytes = 4 * 1024 * 1024;
+
+// Values of the wrong type reported in one load; each costs a conversion of the text.
+constexpr int kMaxValueErrors = 10;
+
+void eraseAll(std::string* text, std::string_view part) {
+  for (size_t at = text->find(part); at != std::string::npos; at = text->find(part, at)) {
+    text->erase(at, part.size());
+  }
+}
+
+// protobuf's wording names internal types ("TYPE_UINT32", "type.googleapis.com/google.
+// protobuf.Duration") and repeats the field name; users need the plain type and a hint.
+std::string tidyProtobufReason(std::string reason) {
+  eraseAll(&reason, "type.googleapis.com/google.protobuf.");
+  eraseAll(&reason, "type.googleapis.com/turnout.config.");
+  eraseAll(&reason, "TYPE_");
+
+  size_t field = reason.find("Field '");
+  size_t field_end = field == std::string::npos ? field : reason.find("', ", field);
+  if (field_end != std::string::npos) {
+    reason.erase(field, field_end + 3 - field);
+  }
+  if (reason.find("Duration") != std::string::npos) {
+    reason += " (write a duration as seconds ending in 's', e.g. \"1.5s\")";
+  }
+  return reason;
+}
 
 // protobuf reports a JSON mapping failure as one message, in one of two shapes:
 //   "(listeners[0].name): invalid value 123 for type TYPE_STRING"
@@ -39,7 +68,7 @@ ConfigError errorFromProtobuf(std::string message) {
   if (message.empty()) {
     message = "does not fit the schema";
   }
-  return {path, message};
+  return {path, tidyProtobufReason(message)};
 }
 
 // The mark of `path`, or of its nearest ancestor that was written in the text (a missing
@@ -67,6 +96,45 @@ void addMarks(const YamlJson& converted, std::vector<ConfigError>* errors) {
   }
 }
 
+// Text to message: YAML to JSON (which refuses unknown fields, all of them, with their
+// lines), then JSON to the schema's message. protobuf stops at the first value it cannot
+// take, so each refused field is left out and the text converted again, to report up to
+// kMaxValueErrors such values at once. A refused sequence item ends the search: leaving
+// it out would shift the indices of the items after it.
+std::vector<ConfigError> parseBootstrap(std::string_view text, config::Bootstrap* bootstrap,
+                                        YamlJson* converted) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  std::unordered_set<std::string> skip;
+  std::vector<ConfigError> errors;
+  for (int attempt = 0; attempt < kMaxValueErrors; attempt++) {
+    *converted = yamlToJson(text, *config::Bootstrap::descriptor(), {}, skip);
+    if (!converted->errors.empty()) {
+      return std::move(converted->errors);
+    }
+
+    bootstrap->Clear();
+    auto status = google::protobuf::util::JsonStringToMessage(converted->json, bootstrap, options);
+    if (status.ok()) {
+      break;
+    }
+    ConfigError error = errorFromProtobuf(std::string(status.message()));
+    bool skippable = !error.path.empty() && error.path.back() != ']' &&
+                     converted->marks.count(error.path) != 0 && skip.count(error.path) == 0;
+    skip.insert(error.path);
+    errors.push_back(std::move(error));
+    if (!skippable) {
+      break;
+    }
+  }
+  // protobuf does not find them in the order of the text; report them in that order.
+  addMarks(*converted, &errors);
+  std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  return errors;
+}
+
 LoadResult failure(std::vector<ConfigError> errors) {
   LoadResult result;
   result.errors = std::move(errors);
@@ -81,21 +149,11 @@ LoadResult loadConfigText(std::string_view text, const std::string& source) {
         {{"", "the config is larger than " + std::to_string(kMaxConfigBytes) + " bytes"}});
   }
 
-  // YAML to JSON, refusing unknown fields with their lines.
-  YamlJson converted = yamlToJson(text, *config::Bootstrap::descriptor());
-  if (!converted.errors.empty()) {
-    return failure(std::move(converted.errors));
-  }
-
-  // JSON to the schema's message; a value of the wrong type stops here.
   config::Bootstrap bootstrap;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(converted.json, &bootstrap, options);
-  if (!status.ok()) {
-    std::vector<ConfigError> errors = {errorFromProtobuf(std::string(status.message()))};
-    addMarks(converted, &errors);
-    return failure(std::move(errors));
+  YamlJson converted;
+  std::vector<ConfigError> parse_errors = parseBootstrap(text, &bootstrap, &converted);
+  if (!parse_errors.empty()) {
+    return failure(std::move(parse_errors));
   }
 
   // Every rule of the schema, all problems at once.

@@ -115,7 +115,8 @@ const Descriptor* childSchema(const FieldDescriptor& field) {
 
 class Converter {
  public:
-  Converter(YamlJson* out, const YamlLimits& limits) : out_(out), limits_(limits) {}
+  Converter(YamlJson* out, const YamlLimits& limits, const std::unordered_set<std::string>& skip)
+      : out_(out), limits_(limits), skip_(skip) {}
 
   void convertRoot(const YAML::Node& root, const Descriptor& schema) {
     if (root.IsNull()) {
@@ -244,6 +245,9 @@ class Converter {
         continue;
       }
       out_->marks.emplace(field_path, markOf(key));
+      if (skip_.count(field_path) != 0) {
+        continue;
+      }
 
       if (!first) {
         out_->json.push_back(',');
@@ -258,6 +262,7 @@ class Converter {
 
   YamlJson* out_;
   YamlLimits limits_;
+  const std::unordered_set<std::string>& skip_;
   bool stopped_ = false;
   size_t nodes_ = 0;
 };
@@ -265,7 +270,7 @@ class Converter {
 }  // namespace
 
 YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema,
-                    const YamlLimits& limits) {
+                    const YamlLimits& limits, const std::unordered_set<std::string>& skip) {
   YamlJson result;
 
   // yaml-cpp reports syntax errors by exception; they stop here, with their position.
@@ -286,7 +291,7 @@ YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& s
         {"", "expected one YAML document, found " + std::to_string(documents.size())});
     return result;
   }
-  Converter converter(&result, limits);
+  Converter converter(&result, limits, skip);
   converter.convertRoot(documents.empty() ? YAML::Node() : documents[0], schema);
   return result;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/loader.h"
@@ -47,7 +48,11 @@ struct YamlJson {
 // written. The one exception is a bool field, where the YAML spellings true/yes/on/y and
 // false/no/off/n (any case) become JSON true and false. A YAML null (empty value, "~", "null")
 // becomes JSON null, which leaves the field unset. Any thread; touches no global state.
+//
+// Fields whose paths are in `skip` are left out of the JSON (not out of the marks): the
+// loader uses it to get past a value protobuf refused and find the next one.
 YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema,
-                    const YamlLimits& limits = {});
+                    const YamlLimits& limits = {},
+                    const std::unordered_set<std::string>& skip = {});
 
 }  // namespace turnout

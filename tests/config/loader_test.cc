@@ -127,6 +127,21 @@ clusters:
   EXPECT_EQ(result.snapshot, nullptr);
 }
 
+TEST(LoadConfig, EveryValueOfTheWrongTypeIsReportedInTextOrder) {
+  std::string text =
+      "listeners: [{name: a, idle_timeout: 100ms}]\n"
+      "clusters: [{name: x, max_idle_connections_per_endpoint: lots}]\n"
+      "access_log: {format: XML}\n";
+
+  LoadResult result = loadConfigText(text, "types.yaml");
+
+  ASSERT_EQ(result.errors.size(), 3u) << formatErrors("types.yaml", result.errors);
+  EXPECT_EQ(result.errors[0].path, "listeners[0].idle_timeout");
+  EXPECT_EQ(result.errors[1].path, "clusters[0].max_idle_connections_per_endpoint");
+  EXPECT_EQ(result.errors[2].path, "access_log.format");
+  EXPECT_EQ(result.errors[2].line, 3);
+}
+
 TEST(LoadConfig, UnknownFieldIsAnErrorNamingTheField) {
   LoadResult result = loadConfigText(withRoute("{name: r, match: {prefix: /}, route: "
                                                "{cluster: stable, retry_policy: {}}}"),
