@@ -93,12 +93,12 @@ wait_port() {
   die "$name did not listen on 127.0.0.1:$port within ${WAIT_SECONDS:-10} s"
 }
 
-# Stops one pid: SIGTERM, up to 5 s to exit, then SIGKILL. Each step may fail (the
-# process is already gone) without stopping the caller under `set -e`.
+# Stops one pid: SIGTERM, up to STOP_SECONDS (default 5) to exit, then SIGKILL. Each step
+# may fail (the process is already gone) without stopping the caller under `set -e`.
 stop_pid() {
   local pid=$1 try
   kill -TERM "$pid" 2>/dev/null || return 0
-  for try in $(seq 1 50); do
+  for try in $(seq 1 $((${STOP_SECONDS:-5} * 10))); do
     if ! kill -0 "$pid" 2>/dev/null || [[ "$(ps -o stat= -p "$pid")" == Z* ]]; then
       break
     fi
@@ -132,15 +132,15 @@ start_backends() {
   wait_port "$PORT_GREEN" backend
 }
 
-# start_nginx [EXTRA_LINE]: the nginx peer, one worker; the optional line goes first in
-# its config (instr.sh adds "master_process off;").
+# start_nginx [WRAPPER...]: the nginx peer, one worker. NGINX_FIRST_LINE, when set, goes
+# first in its config (instr.sh sets "master_process off;" to get a single process).
 start_nginx() {
   local conf=$BENCH_DIR/proxy-nginx.conf
-  if [ -n "${1:-}" ]; then
-    conf=$BENCH_DIR/proxy-nginx-extra.conf
-    { echo "$1"; cat "$BENCH_DIR/proxy-nginx.conf"; } > "$conf"
+  if [ -n "${NGINX_FIRST_LINE:-}" ]; then
+    conf=$BENCH_DIR/proxy-nginx-first-line.conf
+    { echo "$NGINX_FIRST_LINE"; cat "$BENCH_DIR/proxy-nginx.conf"; } > "$conf"
   fi
-  start_proc nginx nginx -c "$conf"
+  start_proc nginx "$@" nginx -c "$conf"
   wait_port "$PORT_NGINX" nginx
 }
 
