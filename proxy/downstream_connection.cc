@@ -158,7 +158,9 @@ void DownstreamConnection::handleEof() {
 void DownstreamConnection::drive(const char* data, size_t length) {
   driving_ = true;
   while (length > 0 && parserRuns()) {
+    chunk_start_ = data;
     llhttp_errno_t error = llhttp_execute(&parser_, data, length);
+    previous_chunk_end_ = data[length - 1];
     if (error == HPE_OK) {
       length = 0;
       break;
@@ -206,6 +208,7 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
   self->head_.reset(limit);
   self->head_too_large_ = false;
   self->body_too_large_ = false;
+  self->obs_fold_ = false;
   self->request_ended_ = false;
   self->body_bytes_ = 0;
   return 0;
@@ -225,6 +228,16 @@ int DownstreamConnection::onHeaderField(llhttp_t* parser, const char* data, size
 
 int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
+
+  // llhttp 8 accepts obs-fold (a line starting with space or tab continues the previous
+  // value) and reports the continuation as more value bytes. RFC 9112 5.2 lets a server
+  // reject it, and a proxy must: a backend that unfolds differently would read another
+  // header than the one we routed on. A value piece right after a line feed is a fold.
+  char before = data > self->chunk_start_ ? data[-1] : self->previous_chunk_end_;
+  if (before == '\n') {
+    self->obs_fold_ = true;
+    return -1;
+  }
   self->head_too_large_ = !self->head_.appendValue(data, length);
   return self->head_too_large_ ? -1 : 0;
 }
@@ -266,10 +279,7 @@ int DownstreamConnection::onMessageComplete(llhttp_t* parser) {
 void DownstreamConnection::startStream() {
   uv_timer_stop(&timer_);
   if (listener_ == nullptr) {
-    // The listener was removed from the config; answer with what every listener has.
-    writeLocalReply(LocalReply::NoRoute, "listener removed from the config", false,
-                    outbox_.buffer());
-    closeAfterFlush();
+    replyAndClose(LocalReply::NoRoute, "listener removed from the config");
     return;
   }
 
@@ -300,6 +310,17 @@ void DownstreamConnection::startStream() {
   if (listener != listener_) {
     snapshot_ = snapshot;
   }
+  // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
+  int hosts = 0;
+  for (const HeaderView& header : head_.headers()) {
+    hosts += equalsIgnoreCase(header.name, "host") ? 1 : 0;
+  }
+  if (hosts > 1 || (hosts == 0 && info.http_minor >= 1)) {
+    replyAndClose(LocalReply::BadRequest,
+                  hosts > 1 ? "more than one Host header" : "missing Host header");
+    return;
+  }
+
   input_ = Input::WaitingUpstream;
   stream_ = std::make_unique<Stream>(*this, worker_, snapshot_, *listener, head_, info);
   stream_->start();
@@ -328,11 +349,29 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
 
   LocalReply reply = head_too_large_ ? LocalReply::HeadersTooLarge : LocalReply::BadRequest;
   std::string detail = head_too_large_ ? "request head exceeds max_request_headers_bytes"
+                       : obs_fold_     ? "obs-fold (a header line starting with white space)"
                                        : llhttp_get_error_reason(&parser_);
   TURNOUT_LOG(Debug, "downstream",
               "rejecting request from " + client_ip_ + ": " + llhttp_errno_name(error) + " " +
                   detail);
+  replyAndClose(reply, detail);
+}
+
+void DownstreamConnection::replyAndClose(LocalReply reply, std::string_view detail) {
   writeLocalReply(reply, detail, false, outbox_.buffer());
+
+  // No stream exists for a request rejected before routing; log it here so every answer
+  // has its access log line.
+  AccessRecord record;
+  record.start_unix_ms = unixMillis();
+  record.method = head_.target().empty() ? std::string_view("-")
+                                         : std::string_view(llhttp_method_name(
+                                               static_cast<llhttp_method_t>(parser_.method)));
+  record.path = head_.target();
+  record.status = localReplyStatus(reply);
+  record.route = "-";
+  record.error = localReplyCode(reply);
+  worker_.accessLog().append(record);
   closeAfterFlush();
 }
 
@@ -381,7 +420,7 @@ void DownstreamConnection::resumeInput() {
 
 void DownstreamConnection::streamFinished(bool keep_alive) {
   worker_.deferDelete(std::move(stream_));
-  if (!keep_alive || !request_ended_ || worker_.draining()) {
+  if (!keep_alive || !request_ended_ || worker_.draining() || write_failed_) {
     closeAfterFlush();
     return;
   }

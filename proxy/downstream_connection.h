@@ -95,6 +95,7 @@ class DownstreamConnection : public OutboxOwner {
   void handlePause();
   void startStream();
   void handleParseError(llhttp_errno_t error);
+  void replyAndClose(LocalReply reply, std::string_view detail);
   void finishRequestMessage();
   void beginNextRequest();
   void updateReading();
@@ -124,6 +125,9 @@ class DownstreamConnection : public OutboxOwner {
   bool lingering_ = false;
   bool closed_ = false;
   bool head_too_large_ = false;
+  bool obs_fold_ = false;
+  const char* chunk_start_ = nullptr;  // The bytes llhttp_execute is working on.
+  char previous_chunk_end_ = 0;        // The last byte of the previous execute call.
   bool body_too_large_ = false;
   bool write_failed_ = false;
   bool request_ended_ = false;     // The current request's last byte was parsed.
