@@ -6,6 +6,10 @@ BUILD ?= build
 CXX ?= g++
 CC ?= gcc
 JOBS ?= 2
+# Builds run JOBS compiles at once unless the command line says otherwise (-jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(JOBS)
+endif
 
 LLHTTP_SRC := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
@@ -82,15 +86,20 @@ $(BUILD)/proxy_tests: $(PROXY_TEST_OBJS) $(BUILD)/libproxy.a $(BUILD)/libcore.a
 $(BUILD)/e2e_tests: $(E2E_OBJS) $(BUILD)/libcore.a
 	$(CXX) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-# Unit tests first: they are fast and say most precisely what broke.
-test: unit e2e
+UNIT_BINS := $(BUILD)/unit_tests $(if $(PROXY_TEST_SRCS),$(BUILD)/proxy_tests)
+E2E_ENV := TURNOUT_BIN=$(abspath $(BUILD)/turnout) TURNOUT_ROOT=$(CURDIR)
 
-unit: $(BUILD)/unit_tests $(if $(PROXY_TEST_SRCS),$(BUILD)/proxy_tests)
-	$(BUILD)/unit_tests
-	$(if $(PROXY_TEST_SRCS),$(BUILD)/proxy_tests)
+# Everything builds in parallel; the suites then run one after the other, unit tests
+# first: they are fast and say most precisely what broke.
+test: $(UNIT_BINS) $(BUILD)/turnout $(BUILD)/e2e_tests
+	$(foreach bin,$(UNIT_BINS),$(bin) &&) true
+	$(E2E_ENV) $(BUILD)/e2e_tests
+
+unit: $(UNIT_BINS)
+	$(foreach bin,$(UNIT_BINS),$(bin) &&) true
 
 e2e: $(BUILD)/turnout $(BUILD)/e2e_tests
-	TURNOUT_BIN=$(abspath $(BUILD)/turnout) TURNOUT_ROOT=$(CURDIR) $(BUILD)/e2e_tests
+	$(E2E_ENV) $(BUILD)/e2e_tests
 
 test-sanitize:
 	$(MAKE) BUILD=build-asan SANITIZE=1 OPT="-O1 -g" test
