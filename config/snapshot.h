@@ -72,6 +72,10 @@ struct ClusterShare {
   uint32_t weight = 0;
   uint32_t bucket_begin = 0;
   uint32_t bucket_end = 0;
+
+  // Row of the per-worker request counters for this (route, cluster) pair; 0 is the row
+  // of requests no share took. Set by the proxy before the snapshot is published.
+  uint32_t stats_slot = 0;
 };
 
 struct StickyCookieDef {
@@ -160,6 +164,12 @@ struct Snapshot {
   // Where the config came from (a file path, "admin", ...) and the XXH3-64 of its text.
   std::string source;
   uint64_t content_hash = 0;
+
+  // The version id given by the config manager (0 for a snapshot it did not publish), its
+  // decimal text, and the response header that carries that text (empty: none).
+  uint64_t version = 0;
+  std::string version_text;
+  std::string version_header;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
