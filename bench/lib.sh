@@ -56,7 +56,8 @@ prepare_run_dir() {
   chmod 755 "$BENCH_DIR" "$BENCH_DIR/www" "$BENCH_DIR/www/files"
   head -c 1024 /dev/zero | tr '\0' 'b' > "$BENCH_DIR/www/files/1k"
   head -c 65536 /dev/zero | tr '\0' 'b' > "$BENCH_DIR/www/files/64k"
-  chmod 644 "$BENCH_DIR/www/files/1k" "$BENCH_DIR/www/files/64k"
+  echo "the backend's POST target" > "$BENCH_DIR/www/upload"
+  chmod 644 "$BENCH_DIR/www/files/1k" "$BENCH_DIR/www/files/64k" "$BENCH_DIR/www/upload"
 
   local file
   for file in backend-nginx.conf proxy-nginx.conf proxy-haproxy.cfg turnout.yaml upload.lua; do

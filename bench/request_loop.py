@@ -23,7 +23,7 @@ UPLOAD_BYTES = 1024 * 1024
 
 
 def build_request(mode):
-    path = {"1k": b"/files/1k", "64k": b"/files/64k"}.get(mode, b"/")
+    path = {"1k": b"/files/1k", "64k": b"/files/64k", "upload": b"/upload"}.get(mode, b"/")
     method = b"POST" if mode == "upload" else b"GET"
     head = method + b" " + path + b" HTTP/1.1\r\nHost: bench\r\n"
     if mode == "hdr20":

@@ -11,7 +11,8 @@
 #   64k      64 keep-alive connections, 64 KiB responses
 #   conn1000 1,000 keep-alive connections, 5-byte responses
 #   close    64 connections, "Connection: close": a new connection per request
-#   upload   64 keep-alive connections, POST with a 1 MiB body each
+#   upload   64 keep-alive connections, POST with a 1 MiB body each (the backend reads
+#            the whole body before it answers)
 #   hdr20    64 keep-alive connections, 6 browser headers; 20 header matchers that do not
 #            match are tried before the split (turnout: routes; nginx: `if`s; HAProxy:
 #            use_backend rules)
@@ -24,15 +25,20 @@
 #
 # Env: BUILD (build folder, default build), TURNOUT (binary), TURNOUT_REV (the commit it
 # was built from, for the table's caption; default: this checkout's HEAD), DUR (seconds
-# per run, default 5), CASES, CONNS, BENCH_DIR (run folder, default /tmp/turnout-bench).
+# per run, default 5), ROUNDS (each case runs its targets in turn this many times and
+# reports medians; default 1), CASES, CONNS, BENCH_DIR (run folder, default
+# /tmp/turnout-bench).
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
 
 DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-1}
 CASES=${CASES:-small 1k 64k conn1000 close upload hdr20 scale}
 [[ "$DUR" =~ ^[0-9]+$ ]] && [ "$DUR" -ge 1 ] && [ "$DUR" -le 600 ] ||
   die "DUR must be whole seconds from 1 to 600"
+[[ "$ROUNDS" =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 20 ] ||
+  die "ROUNDS must be a count from 1 to 20"
 
 BROWSER_HEADERS=(
   -H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -56,7 +62,10 @@ case_spec() {
     64k) CASE_PATH=/files/64k ;;
     conn1000) CASE_CONNS=1000 ;;
     close) CASE_ARGS=(-H "Connection: close") ;;
-    upload) CASE_ARGS=(-s "$BENCH_DIR/upload.lua") ;;
+    upload)
+      CASE_PATH=/upload
+      CASE_ARGS=(-s "$BENCH_DIR/upload.lua")
+      ;;
     hdr20)
       CASE_ARGS=("${BROWSER_HEADERS[@]}")
       CASE_HDR20=1
@@ -91,14 +100,29 @@ to_ms() {
   }'
 }
 
+# Sums the user and system CPU ticks of the given pids (all their threads).
+cpu_ticks() {
+  local pid total=0 fields
+  for pid in "$@"; do
+    # utime and stime are the 12th and 13th fields after the ")" ending the command name.
+    fields=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
 # measure TARGET: one wrk run against the target for the current case; sets RPS, P50,
-# P99 (ms) and ERRORS (socket errors plus non-2xx/3xx answers). The raw output is kept.
+# P99 (ms), ERRORS (socket errors plus non-2xx/3xx answers) and CPU_US (CPU time the
+# target's processes spent per request, in microseconds: a figure that other load on the
+# machine disturbs far less than req/s). The raw wrk output is kept.
 measure() {
-  local target=$1 port out
+  local target=$1 port out before after requests
   port=$(target_port "$target")
+  before=$(cpu_ticks ${TARGET_PIDS[$target]})
   out=$(wrk -t1 -c"$CASE_CONNS" -d"${DUR}s" --timeout 5s --latency "${CASE_ARGS[@]}" \
     "http://127.0.0.1:$port$CASE_PATH" 2>&1) || true
-  echo "$out" > "$BENCH_DIR/wrk-$CURRENT_CASE-$target.txt"
+  after=$(cpu_ticks ${TARGET_PIDS[$target]})
+  echo "$out" >> "$BENCH_DIR/wrk-$CURRENT_CASE-$target.txt"
 
   RPS=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
   P50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
@@ -107,40 +131,65 @@ measure() {
     /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
     /Non-2xx or 3xx/ { n += $5 }
     END { print n + 0 }')
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  CPU_US=$(awk -v t=$((after - before)) -v n="${requests:-0}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }')
   RPS=${RPS:-0}
+}
+
+# The median of the numbers given as arguments.
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
 }
 
 ROWS=()
 
-# add_row CASE TARGET RPS P50 P99 ERRORS REF_RPS REF_P99: one table line; the ratios
-# compare the reference (turnout) with this row, "-" on the reference's own row.
+# add_row CASE TARGET RPS P50 P99 ERRORS CPU_US REFERENCE: one table line. The ratios put
+# the reference's figures (REF_RPS, REF_P99, REF_CPU) over this row's; "-" on the
+# reference's own row.
 add_row() {
   local ratios
-  ratios=$(awk -v r="$3" -v p="$5" -v rr="$7" -v rp="$8" -v self="$2" -v ref="$9" 'BEGIN {
-    if (self == ref) { print "- | -"; exit }
+  ratios=$(awk -v r="$3" -v p="$5" -v c="$7" -v rr="$REF_RPS" -v rp="$REF_P99" \
+    -v rc="$REF_CPU" -v self="$2" -v ref="$8" 'BEGIN {
+    if (self == ref) { print "- | - | -"; exit }
     a = (r > 0) ? sprintf("%.2f", rr / r) : "n/a"
     b = (p > 0) ? sprintf("%.2f", rp / p) : "n/a"
-    print a " | " b
+    d = (c > 0) ? sprintf("%.2f", rc / c) : "n/a"
+    print a " | " b " | " d
   }')
-  ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $ratios |")
+  ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $ratios |")
 }
 
-# run_case NAME REFERENCE TARGET...: measures every target in order and adds their rows,
-# with ratios against the reference target.
+# run_case NAME REFERENCE TARGET...: measures every target in turn, ROUNDS times over, and
+# adds one row per target with the median of each figure (errors: the sum) and ratios
+# against the reference target.
 run_case() {
-  local name=$1 ref=$2 target
+  local name=$1 ref=$2 target round
   shift 2
   CURRENT_CASE=$name
   case_spec "$name"
-  declare -A rps p50 p99 errors
+  declare -A rps p50 p99 errors cpu
   for target in "$@"; do
-    echo "bench: $name -> $target (${CASE_CONNS} connections, ${DUR}s)" >&2
-    measure "$target"
-    rps[$target]=$RPS p50[$target]=$P50 p99[$target]=$P99 errors[$target]=$ERRORS
+    rm -f "$BENCH_DIR/wrk-$name-$target.txt"
   done
+
+  for round in $(seq 1 "$ROUNDS"); do
+    for target in "$@"; do
+      echo "bench: $name -> $target (${CASE_CONNS} connections, ${DUR}s, round $round)" >&2
+      measure "$target"
+      rps[$target]+="$RPS " p50[$target]+="$P50 " p99[$target]+="$P99 "
+      cpu[$target]+="$CPU_US " errors[$target]=$((${errors[$target]:-0} + ERRORS))
+    done
+  done
+
+  for target in "$@"; do
+    rps[$target]=$(median ${rps[$target]}) p50[$target]=$(median ${p50[$target]})
+    p99[$target]=$(median ${p99[$target]}) cpu[$target]=$(median ${cpu[$target]})
+  done
+  REF_RPS=${rps[$ref]} REF_P99=${p99[$ref]} REF_CPU=${cpu[$ref]}
   for target in "$@"; do
     add_row "$name" "$target" "${rps[$target]}" "${p50[$target]}" "${p99[$target]}" \
-      "${errors[$target]}" "${rps[$ref]}" "${p99[$ref]}" "$ref"
+      "${errors[$target]}" "${cpu[$target]}" "$ref"
   done
 }
 
@@ -154,9 +203,9 @@ warm_up() {
 }
 
 print_table() {
-  echo "| case | target | req/s | p50 ms | p99 ms | errors | turnout/this req/s |" \
-    "turnout/this p99 |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  echo "| case | target | req/s | p50 ms | p99 ms | errors | CPU µs/req |" \
+    "turnout/this req/s | turnout/this p99 | turnout/this CPU |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
 }
 
@@ -170,12 +219,19 @@ main() {
   ulimit -n "$(ulimit -Hn)"
   prepare_run_dir
 
+  # The processes whose CPU time each target is charged with: for direct, the backend.
+  declare -gA TARGET_PIDS
   start_backends
+  TARGET_PIDS[direct]="$LAST_PID $(child_pids "$LAST_PID" | tr , ' ')"
   start_nginx
+  TARGET_PIDS[nginx]="$LAST_PID $(child_pids "$LAST_PID" | tr , ' ')"
   start_haproxy
+  TARGET_PIDS[haproxy]=$LAST_PID
   start_turnout 1 "$BENCH_DIR/turnout.yaml" turnout "$PORT_TURNOUT"
+  TARGET_PIDS[turnout]=$LAST_PID TARGET_PIDS[turnout-1w]=$LAST_PID
   if [[ " $CASES " == *" scale "* ]]; then
     start_turnout 2 "$BENCH_DIR/turnout2.yaml" turnout2 "$PORT_TURNOUT2"
+    TARGET_PIDS[turnout-2w]=$LAST_PID
   fi
   warm_up "$PORT_BLUE" "$PORT_NGINX" "$PORT_HAPROXY" "$PORT_TURNOUT" \
     "$PORT_NGINX_HDR20" "$PORT_HAPROXY_HDR20" "$PORT_TURNOUT_HDR20"
@@ -192,8 +248,9 @@ main() {
   echo
   local rev=${TURNOUT_REV:-$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}
   echo "turnout $rev ($TURNOUT)," \
-    "DUR=${DUR}s, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')." \
-    "Ratios: turnout's req/s and p99 over this row's (scale: turnout-2w's)."
+    "DUR=${DUR}s x ROUNDS=$ROUNDS (medians), $(nproc) cores," \
+    "$(date -u '+%Y-%m-%d %H:%M UTC'). Ratios: turnout's figure over this row's" \
+    "(scale: turnout-2w's); CPU µs/req: CPU time of the target's processes per request."
   print_table | tee "$BENCH_DIR/results.md"
 }
 
