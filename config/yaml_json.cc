@@ -1,10 +1,12 @@
 // Turns YAML (or JSON) config text into the JSON text that the protobuf JSON mapping reads.
 #include "config/yaml_json.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <sstream>
 #include <unordered_set>
 
 #include "config/field_syntax.h"
@@ -15,12 +17,60 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 
-SourceMark markOf(const YAML::Node& node) {
-  YAML::Mark mark = node.Mark();
+SourceMark markOf(const YAML::Mark& mark) {
   if (mark.is_null()) {
     return {};
   }
   return {mark.line + 1, mark.column + 1};
+}
+
+SourceMark markOf(const YAML::Node& node) {
+  return markOf(node.Mark());
+}
+
+// Notes where each document of a YAML stream starts and ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// False, with an error added, when the text holds more than one document. The documents
+// are counted here with a bound rather than by YAML::LoadAll, because yaml-cpp 0.7 can
+// report the same document again and again without consuming input (a stray ',' at the
+// top level does it), and LoadAll then loops forever, allocating. A second document that
+// starts where the first did is that case, reported as the syntax error it is.
+bool checkSingleDocument(const std::string& text, std::vector<ConfigError>* errors) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts documents;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(documents); i++) {
+  }
+  if (documents.starts.size() < 2) {
+    return true;
+  }
+
+  SourceMark first = markOf(documents.starts[0]);
+  SourceMark second = markOf(documents.starts[1]);
+  if (documents.starts[0].pos == documents.starts[1].pos) {
+    errors->push_back({"", "YAML syntax error: unexpected text", first.line, first.column});
+  } else {
+    errors->push_back(
+        {"", "expected one YAML document, found a second one", second.line, second.column});
+  }
+  return false;
 }
 
 void appendJsonString(std::string_view text, std::string* out) {
@@ -272,27 +322,23 @@ class Converter {
 YamlJson yamlToJson(std::string_view text, const google::protobuf::Descriptor& schema,
                     const YamlLimits& limits, const std::unordered_set<std::string>& skip) {
   YamlJson result;
+  std::string owned_text(text);
 
   // yaml-cpp reports syntax errors by exception; they stop here, with their position.
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    SourceMark mark;
-    if (!e.mark.is_null()) {
-      mark = {e.mark.line + 1, e.mark.column + 1};
+    if (!checkSingleDocument(owned_text, &result.errors)) {
+      return result;
     }
+    root = YAML::Load(owned_text);
+  } catch (const YAML::Exception& e) {
+    SourceMark mark = markOf(e.mark);
     result.errors.push_back({"", "YAML syntax error: " + e.msg, mark.line, mark.column});
     return result;
   }
 
-  if (documents.size() > 1) {
-    result.errors.push_back(
-        {"", "expected one YAML document, found " + std::to_string(documents.size())});
-    return result;
-  }
   Converter converter(&result, limits, skip);
-  converter.convertRoot(documents.empty() ? YAML::Node() : documents[0], schema);
+  converter.convertRoot(root, schema);
   return result;
 }
 

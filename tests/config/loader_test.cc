@@ -144,12 +144,12 @@ TEST(LoadConfig, EveryValueOfTheWrongTypeIsReportedInTextOrder) {
 
 TEST(LoadConfig, UnknownFieldIsAnErrorNamingTheField) {
   LoadResult result = loadConfigText(withRoute("{name: r, match: {prefix: /}, route: "
-                                               "{cluster: stable, retry_policy: {}}}"),
+                                               "{cluster: stable, shadow_magic: {}}}"),
                                      "t");
 
   ASSERT_EQ(result.errors.size(), 1u);
-  EXPECT_EQ(result.errors[0].path, kRoutePath + ".route.retry_policy");
-  EXPECT_NE(result.errors[0].reason.find("unknown field \"retry_policy\" in RouteAction"),
+  EXPECT_EQ(result.errors[0].path, kRoutePath + ".route.shadow_magic");
+  EXPECT_NE(result.errors[0].reason.find("unknown field \"shadow_magic\" in RouteAction"),
             std::string::npos);
 }
 
