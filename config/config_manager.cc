@@ -370,16 +370,18 @@ void ConfigManager::report(ChangeSource source, const ChangeResult& result,
       return;
     case ChangeOutcome::Invalid:
     case ChangeOutcome::NotFound:
-    case ChangeOutcome::Failed:
-      reporter_(true,
-                std::string("config change from ") + changeSourceName(source) + " refused (" +
-                    changeOutcomeName(result.outcome) + "), version " +
-                    std::to_string(result.version) + " keeps running:\n" +
-                    formatErrors(source == ChangeSource::File || source == ChangeSource::Signal
-                                     ? config_path_
-                                     : changeSourceName(source),
-                                 result.errors));
+    case ChangeOutcome::Failed: {
+      bool from_file = source == ChangeSource::File || source == ChangeSource::Signal;
+      std::string errors =
+          formatErrors(from_file ? config_path_ : changeSourceName(source), result.errors);
+      if (!errors.empty()) {
+        errors.pop_back();  // The log line ends it.
+      }
+      reporter_(true, std::string("config change from ") + changeSourceName(source) + " refused (" +
+                          changeOutcomeName(result.outcome) + "), version " +
+                          std::to_string(result.version) + " keeps running:\n" + errors);
       return;
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-// The turnout command line: `run` serves a config, `validate` checks one.
+// The turnout command line: `run` serves a config, `validate` checks one, `ctl` drives a
+// running proxy through its admin API.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -6,6 +7,7 @@
 #include <string_view>
 
 #include "config/loader.h"
+#include "proxy/ctl.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -15,12 +17,15 @@ constexpr const char* kUsage =
     "usage:\n"
     "  turnout run -c FILE [--workers N] [--drain-timeout SECONDS] [--log-level LEVEL]\n"
     "      Serve the config in FILE (YAML or JSON) until SIGTERM or SIGINT.\n"
-    "      SIGHUP re-reads FILE; an invalid file is rejected and the running config stays.\n"
+    "      SIGHUP, a change of FILE and the admin API reload; an invalid config is\n"
+    "      rejected and the running one stays (docs/admin.md).\n"
     "      --workers: worker threads (default: one per core).\n"
     "      --drain-timeout: on stop, how long in-flight requests may finish (default 5).\n"
     "      --log-level: debug, info (default), warn or error.\n"
     "  turnout validate FILE\n"
-    "      Print OK, or every error as FILE: FIELD PATH: REASON; exit 1 when invalid.\n";
+    "      Print OK, or every error as FILE: FIELD PATH: REASON; exit 1 when invalid.\n"
+    "  turnout ctl [--admin ADDR] [--token-file FILE] COMMAND ...\n"
+    "      status, weights, switch, apply, rollback, history: `turnout ctl help`.\n";
 
 int usage(const char* problem) {
   if (problem != nullptr) {
@@ -103,6 +108,9 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") {
     return validate(argc, argv);
+  }
+  if (command == "ctl") {
+    return turnout::runCtl(argc - 1, argv + 1);
   }
   if (command == "help" || command == "--help" || command == "-h") {
     fputs(kUsage, stdout);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proxy/access_log.h"
+#include "proxy/control_plane.h"
 #include "proxy/snapshot_store.h"
 #include "proxy/worker.h"
 
@@ -28,14 +29,13 @@ class Server {
   int run();
 
  private:
-  bool bindListeners(const Snapshot& snapshot, int workers);
-  void reload();
   int waitForSignals();
 
   ServerOptions options_;
   SnapshotStore store_;
   AccessLogSink access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<ControlPlane> control_;  // After workers_: destroyed first.
 };
 
 }  // namespace turnout

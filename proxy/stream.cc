@@ -264,13 +264,17 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
                 response_framing_ != ResponseFraming::CloseDelimited;
 
   std::string cookie;
-  HeaderView extra[1];
+  HeaderView extra[2];
+  size_t extra_count = 0;
   DownstreamResponseHead head;
   if (decision_.set_sticky_cookie) {
     cookie = stickyCookieValue(route_->sticky_cookie, decision_.bucket);
-    extra[0] = HeaderView{"set-cookie", cookie};
-    head.extra_headers = std::span<const HeaderView>(extra, 1);
+    extra[extra_count++] = HeaderView{"set-cookie", cookie};
   }
+  if (!snapshot_->version_header.empty()) {
+    extra[extra_count++] = HeaderView{snapshot_->version_header, snapshot_->version_text};
+  }
+  head.extra_headers = std::span<const HeaderView>(extra, extra_count);
   head.status = response.status;
   head.reason = response.reason;
   head.headers = response.head->headers();
@@ -395,6 +399,7 @@ void Stream::finish(bool keep_alive) {
     return;
   }
   finished_ = true;
+  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_);
   writeAccessLog();
   connection_.flushOutput();
   connection_.streamFinished(keep_alive);

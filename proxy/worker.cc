@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "filters/split.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/log.h"
 
@@ -20,6 +21,8 @@ Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink)
     : id_(id), snapshots_(store), access_log_(sink), random_(std::random_device{}()) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &stop_signal_, &Worker::onStopSignal);
+  uv_async_init(&loop_, &tasks_signal_, &Worker::onTasks);
+  tasks_signal_.data = this;
   uv_timer_init(&loop_, &tick_);
   uv_timer_init(&loop_, &drain_timer_);
   uv_check_init(&loop_, &check_);
@@ -45,6 +48,71 @@ void Worker::addListener(const std::string& name, int fd) {
   listener->handle.data = listener.get();
   uv_tcp_open(&listener->handle, fd);
   listeners_.push_back(std::move(listener));
+}
+
+void Worker::post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(tasks_mutex_);
+  if (tasks_closed_) {
+    return;
+  }
+  tasks_.push_back(std::move(task));
+  uv_async_send(&tasks_signal_);
+}
+
+void Worker::onTasks(uv_async_t* async) { static_cast<Worker*>(async->data)->runTasks(); }
+
+void Worker::runTasks() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mutex_);
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) {
+    task();
+  }
+}
+
+void Worker::startListener(const std::string& name, int fd) {
+  // A worker that is stopping takes no new listener; the socket is closed instead.
+  if (draining_) {
+    close(fd);
+    return;
+  }
+  addListener(name, fd);
+  ListenerSocket* listener = listeners_.back().get();
+  int status = uv_listen(reinterpret_cast<uv_stream_t*>(&listener->handle), 1024,
+                         &Worker::onConnection);
+  if (status < 0) {
+    TURNOUT_LOG(Error, "worker", "listening on " + name + ": " + uv_strerror(status));
+  }
+}
+
+void Worker::stopListener(const std::string& name) {
+  // The socket leaves the list now (so that a drain does not close it twice) and is freed
+  // in its close callback.
+  for (size_t i = 0; i < listeners_.size();) {
+    if (listeners_[i]->name != name) {
+      ++i;
+      continue;
+    }
+    ListenerSocket* listener = listeners_[i].release();
+    listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(i));
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->handle), &Worker::onListenerClosed);
+  }
+}
+
+void Worker::onListenerClosed(uv_handle_t* handle) {
+  delete static_cast<ListenerSocket*>(handle->data);
+}
+
+void Worker::countRequest(const RouteDef* route, const SplitDecision* decision, int status) {
+  uint32_t slot = 0;
+  if (route != nullptr && decision != nullptr) {
+    for (const ClusterShare& share : route->shares) {
+      slot = share.cluster_index == decision->cluster_index ? share.stats_slot : slot;
+    }
+  }
+  counters_.count(slot, status);
 }
 
 void Worker::start() {
@@ -121,6 +189,12 @@ void Worker::closeEverything() {
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_signal_), nullptr);
+  {
+    // post() must not signal a closed handle; what is queued now never runs.
+    std::lock_guard<std::mutex> lock(tasks_mutex_);
+    tasks_closed_ = true;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tasks_signal_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   access_log_.flush();
   graveyard_.clear();

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -14,12 +16,14 @@
 #include <vector>
 
 #include "proxy/access_log.h"
+#include "proxy/request_stats.h"
 #include "proxy/snapshot_store.h"
 #include "proxy/upstream_pool.h"
 
 namespace turnout {
 
 class DownstreamConnection;
+struct SplitDecision;
 
 // Anything freed only after the callback that ended it has returned.
 class Deferred {
@@ -48,6 +52,13 @@ class Worker {
 
   void join();
 
+  // Runs `task` on the worker's loop, in the order posted. Any thread. Tasks posted before
+  // start() run when the loop starts; tasks posted after the loop ended are dropped.
+  void post(std::function<void()> task);
+
+  // Request counters of this worker, summed by the admin thread for GET /stats.
+  const RequestCounters& counters() const { return counters_; }
+
   // --- Worker thread only from here on. ---
 
   uv_loop_t* loop() { return &loop_; }
@@ -73,6 +84,16 @@ class Worker {
   // True once a stop was requested: connections close after their current response.
   bool draining() const { return draining_; }
 
+  // Starts accepting on `fd`, a bound socket of listener `name`, added by a reload; the
+  // worker owns the fd from now on. Stops accepting on every socket of listener `name`;
+  // its open connections go on. Worker thread only (through post()).
+  void startListener(const std::string& name, int fd);
+  void stopListener(const std::string& name);
+
+  // Counts a finished stream under its route and the cluster of `decision` (null: no
+  // cluster was chosen; route null: no route matched).
+  void countRequest(const RouteDef* route, const SplitDecision* decision, int status);
+
   void addConnection(DownstreamConnection* connection);
   void removeConnection(DownstreamConnection* connection);
 
@@ -86,11 +107,14 @@ class Worker {
 
   static void onConnection(uv_stream_t* server, int status);
   static void onStopSignal(uv_async_t* async);
+  static void onTasks(uv_async_t* async);
+  static void onListenerClosed(uv_handle_t* handle);
   static void onTick(uv_timer_t* timer);
   static void onCheck(uv_check_t* check);
   static void onDrainDeadline(uv_timer_t* timer);
 
   void run();
+  void runTasks();
   void beginDrain();
   void closeEverything();
   void rebuildPools(const Snapshot& snapshot);
@@ -101,6 +125,7 @@ class Worker {
   AccessLog access_log_;
   uv_loop_t loop_;
   uv_async_t stop_signal_;
+  uv_async_t tasks_signal_;
   uv_timer_t tick_;
   uv_timer_t drain_timer_;
   uv_check_t check_;
@@ -117,6 +142,11 @@ class Worker {
   DownstreamConnection* connections_ = nullptr;  // Intrusive list head.
   size_t connection_count_ = 0;
   std::mt19937_64 random_;
+
+  std::mutex tasks_mutex_;
+  std::vector<std::function<void()>> tasks_;
+  bool tasks_closed_ = false;
+  RequestCounters counters_;
 };
 
 }  // namespace turnout

@@ -1,0 +1,62 @@
+// Re-reads the config file when it changes: a watch on the file's directory (which also
+// sees the symlink swap Kubernetes makes when a mounted ConfigMap is updated: "..data" is
+// replaced, the file itself is never written) plus a cheap periodic check of the file's
+// identity, for file systems whose events do not arrive. Control loop only.
+#pragma once
+
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+namespace turnout {
+
+class ConfigWatcher {
+ public:
+  // `reload` is called on the control loop when the file may have changed; it reads the
+  // file and applies it when its bytes differ from the last ones read.
+  ConfigWatcher(uv_loop_t* loop, std::string config_path, std::function<void()> reload);
+
+  ConfigWatcher(const ConfigWatcher&) = delete;
+  ConfigWatcher& operator=(const ConfigWatcher&) = delete;
+
+  // Starts the directory watch and the periodic check. Before the loop runs or on it.
+  // A directory that cannot be watched leaves the periodic check alone (logged).
+  void start();
+
+  // Closes the handles. Loop thread; the watcher must outlive the loop's last turn.
+  void close();
+
+ private:
+  // What identifies the file's content without reading it: the target of the symlinks,
+  // its inode, size and modification time.
+  struct Identity {
+    std::string real_path;
+    ino_t inode = 0;
+    dev_t device = 0;
+    off_t size = -1;
+    int64_t mtime_ns = 0;
+
+    bool operator==(const Identity& other) const = default;
+  };
+
+  static void onEvent(uv_fs_event_t* handle, const char* name, int events, int status);
+  static void onSettled(uv_timer_t* timer);
+  static void onPoll(uv_timer_t* timer);
+
+  Identity identify() const;
+
+  uv_loop_t* loop_;
+  std::string config_path_;
+  std::string directory_;
+  std::string file_name_;
+  std::function<void()> reload_;
+  uv_fs_event_t event_;
+  uv_timer_t settle_timer_;
+  uv_timer_t poll_timer_;
+  bool watching_ = false;
+  Identity last_;
+};
+
+}  // namespace turnout
