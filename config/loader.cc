@@ -11,6 +11,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "config/runtime_rules.h"
 #include "config/snapshot_compiler.h"
 #include "config/turnout.pb.h"
 #include "config/validator.h"
@@ -135,6 +136,20 @@ std::vector<ConfigError> parseBootstrap(std::string_view text, config::Bootstrap
   return errors;
 }
 
+// Appends the errors whose paths `errors` does not name yet. Both validators see a route
+// name used twice in one virtual host; the user needs to read it once.
+void appendNewPaths(const std::vector<ConfigError>& more, std::vector<ConfigError>* errors) {
+  std::unordered_set<std::string> paths;
+  for (const ConfigError& error : *errors) {
+    paths.insert(error.path);
+  }
+  for (const ConfigError& error : more) {
+    if (paths.count(error.path) == 0) {
+      errors->push_back(error);
+    }
+  }
+}
+
 LoadResult failure(std::vector<ConfigError> errors) {
   LoadResult result;
   result.errors = std::move(errors);
@@ -143,23 +158,33 @@ LoadResult failure(std::vector<ConfigError> errors) {
 
 }  // namespace
 
-LoadResult loadConfigText(std::string_view text, const std::string& source) {
+std::vector<ConfigError> parseConfigText(std::string_view text, config::Bootstrap* bootstrap) {
   if (text.size() > kMaxConfigBytes) {
-    return failure(
-        {{"", "the config is larger than " + std::to_string(kMaxConfigBytes) + " bytes"}});
+    return {{"", "the config is larger than " + std::to_string(kMaxConfigBytes) + " bytes"}};
   }
-
-  config::Bootstrap bootstrap;
   YamlJson converted;
-  std::vector<ConfigError> parse_errors = parseBootstrap(text, &bootstrap, &converted);
+  return parseBootstrap(text, bootstrap, &converted);
+}
+
+void locateErrors(std::string_view text, std::vector<ConfigError>* errors) {
+  if (text.size() > kMaxConfigBytes) {
+    return;
+  }
+  addMarks(yamlToJson(text, *config::Bootstrap::descriptor()), errors);
+}
+
+LoadResult loadConfigText(std::string_view text, const std::string& source) {
+  config::Bootstrap bootstrap;
+  std::vector<ConfigError> parse_errors = parseConfigText(text, &bootstrap);
   if (!parse_errors.empty()) {
     return failure(std::move(parse_errors));
   }
 
-  // Every rule of the schema, all problems at once.
+  // Every rule of the schema and of the control side, all problems at once.
   std::vector<ConfigError> errors = validateConfig(bootstrap);
+  appendNewPaths(validateRuntimeRules(bootstrap), &errors);
   if (!errors.empty()) {
-    addMarks(converted, &errors);
+    locateErrors(text, &errors);
     return failure(std::move(errors));
   }
 

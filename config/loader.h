@@ -9,6 +9,9 @@
 #include "config/snapshot.h"
 
 namespace turnout {
+namespace config {
+class Bootstrap;  // config/turnout.pb.h
+}  // namespace config
 
 // One problem in a config: the field path (e.g. "listeners[0].route_config.
 // virtual_hosts[1].routes[2].route.weighted_clusters") and the reason. The path is empty
@@ -31,6 +34,17 @@ struct LoadResult {
 // errors. YAML is accepted (JSON is a subset of YAML, so both go through one front end).
 // Any thread; touches no global state.
 LoadResult loadConfigText(std::string_view text, const std::string& source);
+
+// Parses config text into `*bootstrap` without validating it: YAML syntax, unknown fields
+// and values of the wrong type, every error with its line. For callers that change the
+// message before validating and compiling it (the config manager applies weight overrides);
+// loadConfigText is this, then validateConfig, validateRuntimeRules and compileSnapshot.
+std::vector<ConfigError> parseConfigText(std::string_view text, config::Bootstrap* bootstrap);
+
+// Fills in the line and column of errors whose paths name fields of `text` (errors found
+// by validating the message parseConfigText made from it). Errors that already have a
+// line, or whose path is not in the text, are left as they are.
+void locateErrors(std::string_view text, std::vector<ConfigError>* errors);
 
 // Reads the file and calls loadConfigText. A file that cannot be read is one error with
 // an empty path.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "config/turnout.pb.h"
 #include "tests/config/config_text.h"
 
 namespace turnout {
@@ -151,6 +152,37 @@ TEST(LoadConfig, UnknownFieldIsAnErrorNamingTheField) {
   EXPECT_EQ(result.errors[0].path, kRoutePath + ".route.shadow_magic");
   EXPECT_NE(result.errors[0].reason.find("unknown field \"shadow_magic\" in RouteAction"),
             std::string::npos);
+}
+
+TEST(LoadConfig, ControlSideRulesAreCheckedToo) {
+  std::string split =
+      "{name: release, match: {prefix: /}, route: {weighted_clusters: "
+      "{clusters: [{name: stable, weight: 1}]}}}";
+  std::string text = withVirtualHosts("[{name: a, domains: [a.com], routes: [" + split +
+                                      "]}, {name: b, domains: [b.com], routes: [" + split + "]}]");
+
+  LoadResult result = loadConfigText(text + "runtime: {version_header: 'a b'}\n", "t");
+
+  ASSERT_EQ(result.errors.size(), 2u) << formatErrors("t", result.errors);
+  EXPECT_EQ(result.errors[0].path, "runtime.version_header");
+  EXPECT_EQ(result.errors[0].line, 5);
+  EXPECT_EQ(result.errors[1].path, "listeners[0].route_config.virtual_hosts[1].routes[0].name");
+}
+
+TEST(ParseConfigText, ParsesWithoutValidatingAndLocateErrorsAddsLines) {
+  config::Bootstrap bootstrap;
+  std::string text = "clusters:\n- name: ''\n";
+
+  std::vector<ConfigError> errors = parseConfigText(text, &bootstrap);
+
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(bootstrap.clusters_size(), 1);
+  std::vector<ConfigError> later = {{"clusters[0].name", "must not be empty"},
+                                    {"listeners", "at least one listener is required"}};
+  locateErrors(text, &later);
+  EXPECT_EQ(later[0].line, 2);
+  EXPECT_EQ(later[0].column, 3);
+  EXPECT_EQ(later[1].line, 0);
 }
 
 TEST(LoadConfig, EmptyTextNeedsAListener) {
