@@ -232,14 +232,25 @@ int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size
   // llhttp 8 accepts obs-fold (a line starting with space or tab continues the previous
   // value) and reports the continuation as more value bytes. RFC 9112 5.2 lets a server
   // reject it, and a proxy must: a backend that unfolds differently would read another
-  // header than the one we routed on. A value piece right after a line feed is a fold.
-  char before = data > self->chunk_start_ ? data[-1] : self->previous_chunk_end_;
-  if (before == '\n') {
+  // header than the one we routed on. A value piece preceded by a line feed and white
+  // space only is a fold. (llhttp reports an empty value as a piece of length 0 at the
+  // start of the next line: that is no fold.)
+  if (length > 0 && self->followsLineStart(data)) {
     self->obs_fold_ = true;
     return -1;
   }
   self->head_too_large_ = !self->head_.appendValue(data, length);
   return self->head_too_large_ ? -1 : 0;
+}
+
+bool DownstreamConnection::followsLineStart(const char* data) const {
+  // llhttp skips the white space that starts a continuation line, so walk back over it.
+  const char* cursor = data;
+  while (cursor > chunk_start_ && (cursor[-1] == ' ' || cursor[-1] == '\t')) {
+    --cursor;
+  }
+  char before = cursor > chunk_start_ ? cursor[-1] : previous_chunk_end_;
+  return before == '\n';
 }
 
 int DownstreamConnection::onHeadersComplete(llhttp_t* parser) {

@@ -103,6 +103,10 @@ class DownstreamConnection : public OutboxOwner {
   void startLingering();
   bool parserRuns() const;
 
+  // True when only spaces and tabs stand between `data` (inside the bytes llhttp is
+  // parsing) and the line feed before them: a value piece there continues a folded line.
+  bool followsLineStart(const char* data) const;
+
   Worker& worker_;
   std::string listener_name_;
   uv_tcp_t tcp_;
