@@ -4,6 +4,10 @@
 #include <arpa/inet.h>
 #include <sys/time.h>
 
+#include <cctype>
+#include <string_view>
+#include <vector>
+
 #include "filters/text.h"
 #include "proxy/log.h"
 #include "proxy/read_buffer.h"
@@ -42,6 +46,155 @@ std::string peerIp(const uv_tcp_t* tcp) {
     uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
   }
   return text;
+}
+
+// RFC 3986 3.2.2 reg-name bytes besides letters and digits: unreserved, pct-encoded and
+// sub-delims.
+bool isRegNameChar(unsigned char c) {
+  constexpr std::string_view kOthers = "-._~%!$&'()*+,;=";
+  return std::isalnum(c) != 0 || kOthers.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// host [":" port] as Host and an absolute target carry it (RFC 9110 7.2 and 4.2.4: no
+// userinfo). Empty is valid: a Host for a target without authority (RFC 9112 3.2).
+bool isValidAuthority(std::string_view authority) {
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    // An IPv6 literal; IPvFuture is not served.
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return false;
+    }
+    for (char c : authority.substr(1, close - 1)) {
+      if (std::isxdigit(static_cast<unsigned char>(c)) == 0 && c != ':' && c != '.') {
+        return false;
+      }
+    }
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') {
+      return false;
+    }
+    port = rest.empty() ? rest : rest.substr(1);
+  } else {
+    size_t colon = authority.find(':');
+    for (char c : authority.substr(0, colon)) {
+      if (!isRegNameChar(static_cast<unsigned char>(c))) {
+        return false;
+      }
+    }
+    port = colon == std::string_view::npos ? std::string_view() : authority.substr(colon + 1);
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 9112 3.2: origin-form, absolute-form (http or https), or "*" for OPTIONS, in visible
+// ASCII and without a fragment. Authority-form is refused: turnout opens no tunnels.
+const char* targetProblem(std::string_view method, std::string_view target) {
+  for (char c : target) {
+    if (c <= ' ' || c >= 0x7f || c == '#') {
+      return "invalid byte in the request target";
+    }
+  }
+  if (target == "*") {
+    return method == "OPTIONS" ? nullptr : "asterisk-form target for a method other than OPTIONS";
+  }
+  if (!target.empty() && target.front() == '/') {
+    return nullptr;
+  }
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (startsWithIgnoreCase(target, scheme)) {
+      std::string_view rest = target.substr(scheme.size());
+      std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+      bool valid = !authority.empty() && isValidAuthority(authority);
+      return valid ? nullptr : "invalid authority in the request target";
+    }
+  }
+  return "request target is neither origin-form nor absolute-form";
+}
+
+// RFC 9112 6.1: the proxy decodes chunked and sends the body on chunked again; any other
+// coding it would silently drop. So the one accepted Transfer-Encoding is a single
+// "chunked", and none in HTTP/1.0, where it means faulty framing. (RFC 9112 6.1 suggests
+// 501 for an unknown coding; a 400 refuses it just as well.)
+const char* transferEncodingProblem(const std::vector<HeaderView>& headers, int http_minor) {
+  int lines = 0;
+  int codings = 0;
+  for (const HeaderView& header : headers) {
+    if (!equalsIgnoreCase(header.name, "transfer-encoding")) {
+      continue;
+    }
+    if (http_minor == 0) {
+      return "Transfer-Encoding in an HTTP/1.0 request";
+    }
+    ++lines;
+    Splitter list(header.value, ',');
+    std::string_view coding;
+    while (list.next(&coding)) {
+      coding = trimSpaces(coding);
+      if (coding.empty()) {
+        continue;  // RFC 9110 5.6.1: empty list elements are ignored.
+      }
+      if (!equalsIgnoreCase(coding, "chunked")) {
+        return "transfer coding other than chunked";
+      }
+      ++codings;
+    }
+  }
+  if (lines > 0 && codings != 1) {
+    return codings == 0 ? "empty Transfer-Encoding" : "chunked applied more than once";
+  }
+  return nullptr;
+}
+
+// Why a complete request head must be refused with 400, or nullptr. llhttp 8 lets each of
+// these through, and each lets the proxy and a backend read one request differently.
+const char* headProblem(const llhttp_t& parser, const MessageHead& head) {
+  if (parser.http_major != 1) {
+    return "HTTP version other than 1.x";  // 505 would be more precise.
+  }
+  const char* method = llhttp_method_name(static_cast<llhttp_method_t>(parser.method));
+  if (const char* problem = targetProblem(method, head.target())) {
+    return problem;
+  }
+  if (!head.namesAreTokens()) {
+    return "header name is not a token";
+  }
+
+  // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
+  int hosts = 0;
+  for (const HeaderView& header : head.headers()) {
+    if (equalsIgnoreCase(header.name, "host")) {
+      ++hosts;
+      if (!isValidAuthority(header.value)) {
+        return "invalid Host header";
+      }
+    }
+  }
+  if (hosts > 1) {
+    return "more than one Host header";
+  }
+  if (hosts == 0 && parser.http_minor >= 1) {
+    return "missing Host header";
+  }
+  return transferEncodingProblem(head.headers(), parser.http_minor);
+}
+
+// RFC 9112 2.2: lines end in CRLF. llhttp 8 also takes a bare LF after the request line
+// and at the end of the head, and any byte after the CR that ends the head. `previous`
+// is the byte before `data`.
+bool hasBareCrOrLf(char previous, const char* data, size_t length) {
+  for (size_t i = 0; i < length; ++i) {
+    if ((data[i] == '\n') != (previous == '\r')) {
+      return true;
+    }
+    previous = data[i];
+  }
+  return false;
 }
 
 }  // namespace
@@ -159,18 +312,26 @@ void DownstreamConnection::drive(const char* data, size_t length) {
   driving_ = true;
   while (length > 0 && parserRuns()) {
     chunk_start_ = data;
+    bool in_head = input_ == Input::Head;
     llhttp_errno_t error = llhttp_execute(&parser_, data, length);
     previous_chunk_end_ = data[length - 1];
-    if (error == HPE_OK) {
-      length = 0;
-      break;
-    }
-    if (error != HPE_PAUSED) {
+    if (error != HPE_OK && error != HPE_PAUSED) {
       handleParseError(error);
       length = 0;
       break;
     }
-    const char* stop = llhttp_get_error_pos(&parser_);
+
+    // The head ends where the parser paused (it pauses at the end of every head), or it
+    // goes on past these bytes.
+    const char* stop = error == HPE_OK ? data + length : llhttp_get_error_pos(&parser_);
+    if (in_head && !checkLineEnds(data, static_cast<size_t>(stop - data))) {
+      length = 0;
+      break;
+    }
+    if (error == HPE_OK) {
+      length = 0;
+      break;
+    }
     length -= static_cast<size_t>(stop - data);
     data = stop;
     llhttp_resume(&parser_);
@@ -180,6 +341,20 @@ void DownstreamConnection::drive(const char* data, size_t length) {
     pending_.assign(data, length);
   }
   driving_ = false;
+}
+
+bool DownstreamConnection::checkLineEnds(const char* data, size_t length) {
+  if (length == 0) {
+    return true;
+  }
+  if (!hasBareCrOrLf(head_last_byte_, data, length)) {
+    head_last_byte_ = data[length - 1];
+    return true;
+  }
+  headers_complete_ = false;
+  message_complete_ = false;
+  replyAndClose(LocalReply::BadRequest, "a line of the request head does not end in CRLF");
+  return false;
 }
 
 void DownstreamConnection::handlePause() {
@@ -321,14 +496,8 @@ void DownstreamConnection::startStream() {
   if (listener != listener_) {
     snapshot_ = snapshot;
   }
-  // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
-  int hosts = 0;
-  for (const HeaderView& header : head_.headers()) {
-    hosts += equalsIgnoreCase(header.name, "host") ? 1 : 0;
-  }
-  if (hosts > 1 || (hosts == 0 && info.http_minor >= 1)) {
-    replyAndClose(LocalReply::BadRequest,
-                  hosts > 1 ? "more than one Host header" : "missing Host header");
+  if (const char* problem = headProblem(parser_, head_)) {
+    replyAndClose(LocalReply::BadRequest, problem);
     return;
   }
 
@@ -448,6 +617,7 @@ void DownstreamConnection::streamFinished(bool keep_alive) {
 
 void DownstreamConnection::beginNextRequest() {
   input_ = Input::Head;
+  head_last_byte_ = 0;
   snapshot_.reset();
   listener_ = nullptr;
   uint64_t idle_ms = 60000;

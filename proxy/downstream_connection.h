@@ -93,6 +93,10 @@ class DownstreamConnection : public OutboxOwner {
   void handleEof();
   void drive(const char* data, size_t length);
   void handlePause();
+
+  // Scans head bytes for a line end other than CRLF; on one, answers 400, closes and
+  // returns false.
+  bool checkLineEnds(const char* data, size_t length);
   void startStream();
   void handleParseError(llhttp_errno_t error);
   void replyAndClose(LocalReply reply, std::string_view detail);
@@ -132,6 +136,7 @@ class DownstreamConnection : public OutboxOwner {
   bool obs_fold_ = false;
   const char* chunk_start_ = nullptr;  // The bytes llhttp_execute is working on.
   char previous_chunk_end_ = 0;        // The last byte of the previous execute call.
+  char head_last_byte_ = 0;            // The last head byte checkLineEnds() saw.
   bool body_too_large_ = false;
   bool write_failed_ = false;
   bool request_ended_ = false;     // The current request's last byte was parsed.

@@ -16,6 +16,14 @@ std::string_view trimWhitespace(std::string_view text) {
   return text;
 }
 
+// RFC 9110 5.6.2: tchar.
+bool isTokenChar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+    return true;
+  }
+  return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 }  // namespace
 
 void MessageHead::reset(size_t limit) {
@@ -92,6 +100,20 @@ bool MessageHead::has(std::string_view lower_name) const {
     }
   }
   return false;
+}
+
+bool MessageHead::namesAreTokens() const {
+  for (const HeaderView& header : headers_) {
+    if (header.name.empty()) {
+      return false;
+    }
+    for (char c : header.name) {
+      if (!isTokenChar(c)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 void MessageHead::shrink() {

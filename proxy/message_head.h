@@ -34,6 +34,10 @@ class MessageHead {
   std::string_view find(std::string_view lower_name) const;
   bool has(std::string_view lower_name) const;
 
+  // True when every header name is a token (RFC 9110 5.1): not empty, no white space, no
+  // separators. llhttp 8 lets "X A", "X-A " and "" through.
+  bool namesAreTokens() const;
+
   size_t storedBytes() const { return bytes_.size(); }
 
   // Releases the memory of a large head once the connection goes idle.

@@ -280,8 +280,10 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* parser) {
   response.has_content_length = (parser->flags & F_CONTENT_LENGTH) != 0 && !response.chunked;
   response.content_length = parser->content_length;
 
-  // A switch of protocols was never asked for (Upgrade is not forwarded): refuse it.
-  if (status == 101) {
+  // A switch of protocols was never asked for (Upgrade is not forwarded): refuse it. A
+  // header name that is no token would reach the client as a line it may split
+  // differently (llhttp 8 accepts "X A: 1").
+  if (status == 101 || !self->head_.namesAreTokens()) {
     return -1;
   }
 
