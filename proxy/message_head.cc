@@ -24,11 +24,15 @@ bool isTokenChar(char c) {
   return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+// The wire bytes of a header line besides its name and value: ": " and CRLF.
+constexpr size_t kLineOverhead = 4;
+
 }  // namespace
 
 void MessageHead::reset(size_t limit) {
   bytes_.clear();
   limit_ = limit;
+  line_overhead_ = 0;
   target_ = {};
   status_ = {};
   lines_.clear();
@@ -37,7 +41,7 @@ void MessageHead::reset(size_t limit) {
 }
 
 bool MessageHead::append(Piece piece, Span* span, const char* data, size_t length) {
-  if (bytes_.size() + length > limit_) {
+  if (bytes_.size() + line_overhead_ + length > limit_) {
     return false;
   }
 
@@ -63,6 +67,10 @@ bool MessageHead::appendStatus(const char* data, size_t length) {
 
 bool MessageHead::appendField(const char* data, size_t length) {
   if (last_ != Piece::Field) {
+    if (bytes_.size() + line_overhead_ + kLineOverhead > limit_) {
+      return false;
+    }
+    line_overhead_ += kLineOverhead;
     lines_.emplace_back();
   }
   return append(Piece::Field, &lines_.back().first, data, length);

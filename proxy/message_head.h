@@ -17,6 +17,8 @@ class MessageHead {
   void reset(size_t limit);
 
   // Each returns false once the head would exceed the limit; nothing more is stored then.
+  // Every header line also counts the 4 bytes it takes at least on the wire (": " and
+  // CRLF), so that a head of many tiny lines is held to the limit too.
   bool appendTarget(const char* data, size_t length);
   bool appendStatus(const char* data, size_t length);
   bool appendField(const char* data, size_t length);
@@ -56,6 +58,7 @@ class MessageHead {
 
   std::string bytes_;
   size_t limit_ = 0;
+  size_t line_overhead_ = 0;  // Bytes charged to the limit for the header lines' syntax.
   Span target_;
   Span status_;
   std::vector<std::pair<Span, Span>> lines_;
