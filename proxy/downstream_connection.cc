@@ -225,6 +225,8 @@ const llhttp_settings_t& DownstreamConnection::parserSettings() {
     s.on_header_value = &DownstreamConnection::onHeaderValue;
     s.on_headers_complete = &DownstreamConnection::onHeadersComplete;
     s.on_body = &DownstreamConnection::onBody;
+    s.on_chunk_extension_name = &DownstreamConnection::onChunkExtension;
+    s.on_chunk_extension_value = &DownstreamConnection::onChunkExtension;
     s.on_message_complete = &DownstreamConnection::onMessageComplete;
     return s;
   }();
@@ -386,6 +388,8 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
   self->obs_fold_ = false;
   self->request_ended_ = false;
   self->body_bytes_ = 0;
+  self->extension_bytes_ = 0;
+  self->extensions_too_long_ = false;
   return 0;
 }
 
@@ -454,6 +458,18 @@ int DownstreamConnection::onBody(llhttp_t* parser, const char* data, size_t leng
   return 0;
 }
 
+int DownstreamConnection::onChunkExtension(llhttp_t* parser, const char* data, size_t length) {
+  // Chunk extensions carry no content and are not forwarded, so no body limit sees them;
+  // without a bound of their own a client could stream them forever. They may add up to
+  // as much as a request head.
+  DownstreamConnection* self = fromParser(parser);
+  self->extension_bytes_ += length;
+  uint64_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_bytes
+                                              : kDefaultHeadBytes;
+  self->extensions_too_long_ = self->extension_bytes_ > limit;
+  return self->extensions_too_long_ ? -1 : 0;
+}
+
 int DownstreamConnection::onMessageComplete(llhttp_t* parser) {
   DownstreamConnection* self = fromParser(parser);
   self->message_complete_ = true;
@@ -518,6 +534,8 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
   if (stream_ != nullptr) {
     if (body_too_large_) {
       stream_->failRequest(LocalReply::BodyTooLarge, "request body exceeds the limit");
+    } else if (extensions_too_long_) {
+      stream_->failRequest(LocalReply::BadRequest, "chunk extensions exceed the head limit");
     } else {
       stream_->failRequest(LocalReply::BadRequest, llhttp_get_error_reason(&parser_));
     }

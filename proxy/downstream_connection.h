@@ -85,6 +85,7 @@ class DownstreamConnection : public OutboxOwner {
   static int onHeaderValue(llhttp_t* parser, const char* data, size_t length);
   static int onHeadersComplete(llhttp_t* parser);
   static int onBody(llhttp_t* parser, const char* data, size_t length);
+  static int onChunkExtension(llhttp_t* parser, const char* data, size_t length);
   static int onMessageComplete(llhttp_t* parser);
   static const llhttp_settings_t& parserSettings();
 
@@ -143,6 +144,8 @@ class DownstreamConnection : public OutboxOwner {
   bool message_complete_ = false;  // Set by the parser; consumed by handlePause().
   bool headers_complete_ = false;  // Likewise.
   uint64_t body_bytes_ = 0;
+  uint64_t extension_bytes_ = 0;  // Chunk extension bytes of the current request.
+  bool extensions_too_long_ = false;
 };
 
 }  // namespace turnout
