@@ -160,6 +160,35 @@ void checkSplit(const config::WeightedCluster& split, const std::string& path,
   if (weights_in_range && sum == 0) {
     context->add(path, "weights sum to 0; at least one weight must be positive");
   }
+
+  if (!split.fallback_cluster().empty()) {
+    checkClusterReference(split.fallback_cluster(), path + ".fallback_cluster", context);
+    if (split.strict()) {
+      context->add(path + ".fallback_cluster", "a strict split has no fallback");
+    }
+  }
+}
+
+void checkRetryPolicy(const config::RetryPolicy& policy, const std::string& path,
+                      ValidationContext* context) {
+  if (policy.num_retries() > 5) {
+    context->add(path + ".num_retries",
+                 "must be in 0..5, got " + std::to_string(policy.num_retries()));
+  }
+  for (int i = 0; i < policy.retry_on_size(); i++) {
+    const std::string& condition = policy.retry_on(i);
+    if (condition != "connect-failure" && condition != "reset" && condition != "gateway-error") {
+      context->add(path + ".retry_on[" + std::to_string(i) + "]",
+                   "unknown condition \"" + condition +
+                       "\"; one of connect-failure, reset, gateway-error");
+    }
+  }
+  if (policy.has_per_try_timeout()) {
+    checkDuration(policy.per_try_timeout(), false, path + ".per_try_timeout", context);
+  }
+  if (policy.has_base_interval()) {
+    checkDuration(policy.base_interval(), true, path + ".base_interval", context);
+  }
 }
 
 void checkHashPolicy(const config::HashPolicy& policy, const std::string& path,
@@ -247,6 +276,9 @@ void checkAction(const config::RouteAction& action, const std::string& path,
   }
   if (action.has_timeout()) {
     checkDuration(action.timeout(), false, path + ".timeout", context);
+  }
+  if (action.has_retry_policy()) {
+    checkRetryPolicy(action.retry_policy(), path + ".retry_policy", context);
   }
 }
 

@@ -23,4 +23,16 @@ bool StringMatch::matches(std::string_view candidate) const {
   return false;
 }
 
+bool HealthCheckDef::passes(uint32_t status) const {
+  if (expected_statuses.empty()) {
+    return status >= 200 && status < 400;
+  }
+  for (uint32_t expected : expected_statuses) {
+    if (expected == status) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace turnout

@@ -85,6 +85,16 @@ struct StickyCookieDef {
   std::string path = "/";
 };
 
+// When and how often a request is tried again (RouteAction.retry_policy).
+struct RetryPolicyDef {
+  uint32_t num_retries = 1;
+  bool on_connect_failure = true;
+  bool on_reset = false;
+  bool on_gateway_error = false;
+  uint64_t per_try_timeout_ms = 0;  // 0: the route's timeout.
+  uint64_t base_interval_ms = 25;
+};
+
 struct RouteDef {
   std::string name;
 
@@ -101,6 +111,12 @@ struct RouteDef {
   StickyCookieDef sticky_cookie;
   uint64_t salt_seed = 0;  // XXH3-64 of the hash salt; the seed of the bucket hash.
   uint64_t timeout_ms = 15000;
+  RetryPolicyDef retry_policy;
+
+  // A pool without a healthy endpoint: answer 503 (strict), else send the request to
+  // the fallback cluster when there is one, else spill it to the other shares.
+  bool strict = false;
+  int32_t fallback_cluster_index = -1;  // Index into Snapshot::clusters; -1: none.
 };
 
 // A Host pattern: exact, "*.suffix" (Suffix holds ".suffix"), "prefix.*" or "*".
@@ -132,11 +148,35 @@ struct EndpointDef {
   SocketAddress address;
 };
 
+struct HealthCheckDef {
+  bool enabled = false;
+  std::string path;
+  std::string host;  // Host header; the cluster name unless configured.
+  uint64_t interval_ms = 5000;
+  uint64_t timeout_ms = 1000;
+  uint32_t healthy_threshold = 2;
+  uint32_t unhealthy_threshold = 3;
+  std::vector<uint32_t> expected_statuses;  // Empty: 200..399.
+
+  bool passes(uint32_t status) const;
+};
+
+struct OutlierDetectionDef {
+  bool enabled = true;
+  uint32_t consecutive_5xx = 5;  // 0: this trigger is off.
+  uint32_t consecutive_gateway_failures = 3;  // 0: this trigger is off.
+  uint64_t base_ejection_ms = 30000;
+  uint64_t max_ejection_ms = 300000;
+  uint32_t max_ejection_percent = 50;
+};
+
 struct ClusterDef {
   std::string name;
   std::vector<EndpointDef> endpoints;
   uint64_t connect_timeout_ms = 1000;
   uint32_t max_idle_connections_per_endpoint = 64;
+  HealthCheckDef health_check;
+  OutlierDetectionDef outlier_detection;
 };
 
 struct ListenerDef {

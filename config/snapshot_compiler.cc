@@ -163,6 +163,41 @@ StickyCookieDef compileStickyCookie(const config::RouteAction& action) {
   return cookie;
 }
 
+uint64_t millisOr(bool present, const google::protobuf::Duration& duration, uint64_t fallback) {
+  return present ? static_cast<uint64_t>(durationMillis(duration)) : fallback;
+}
+
+RetryPolicyDef compileRetryPolicy(const config::RouteAction& action) {
+  RetryPolicyDef compiled;
+  if (!action.has_retry_policy()) {
+    return compiled;  // One retry on connect failure.
+  }
+  const config::RetryPolicy& policy = action.retry_policy();
+  compiled.num_retries = policy.num_retries();
+  compiled.on_connect_failure = policy.retry_on().empty();
+  for (const std::string& condition : policy.retry_on()) {
+    compiled.on_connect_failure = compiled.on_connect_failure || condition == "connect-failure";
+    compiled.on_reset = compiled.on_reset || condition == "reset";
+    compiled.on_gateway_error = compiled.on_gateway_error || condition == "gateway-error";
+  }
+  compiled.per_try_timeout_ms = millisOr(policy.has_per_try_timeout(), policy.per_try_timeout(), 0);
+  compiled.base_interval_ms = millisOr(policy.has_base_interval(), policy.base_interval(), 25);
+  return compiled;
+}
+
+void compileUnhealthyPolicy(const config::RouteAction& action, const ClusterIndex& clusters,
+                            RouteDef* compiled) {
+  if (action.cluster_specifier_case() != config::RouteAction::kWeightedClusters) {
+    return;
+  }
+  const config::WeightedCluster& split = action.weighted_clusters();
+  compiled->strict = split.strict();
+  auto found = clusters.find(split.fallback_cluster());
+  if (!split.fallback_cluster().empty() && found != clusters.end()) {
+    compiled->fallback_cluster_index = static_cast<int32_t>(found->second);
+  }
+}
+
 RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters) {
   RouteDef compiled;
   compiled.name = route.name();
@@ -185,6 +220,8 @@ RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters) 
   if (action.has_timeout()) {
     compiled.timeout_ms = static_cast<uint64_t>(durationMillis(action.timeout()));
   }
+  compiled.retry_policy = compileRetryPolicy(action);
+  compileUnhealthyPolicy(action, clusters, &compiled);
   return compiled;
 }
 
@@ -237,6 +274,45 @@ ListenerDef compileListener(const config::Listener& listener, const ClusterIndex
   return compiled;
 }
 
+HealthCheckDef compileHealthCheck(const config::Cluster& cluster) {
+  HealthCheckDef compiled;
+  if (!cluster.has_health_check()) {
+    return compiled;
+  }
+  const config::HealthCheck& check = cluster.health_check();
+  compiled.enabled = true;
+  compiled.path = check.path();
+  compiled.host = check.host().empty() ? cluster.name() : check.host();
+  compiled.interval_ms = millisOr(check.has_interval(), check.interval(), 5000);
+  compiled.timeout_ms = millisOr(check.has_timeout(), check.timeout(), 1000);
+  compiled.healthy_threshold = check.healthy_threshold() != 0 ? check.healthy_threshold() : 2;
+  compiled.unhealthy_threshold =
+      check.unhealthy_threshold() != 0 ? check.unhealthy_threshold() : 3;
+  compiled.expected_statuses.assign(check.expected_statuses().begin(),
+                                    check.expected_statuses().end());
+  return compiled;
+}
+
+OutlierDetectionDef compileOutlierDetection(const config::Cluster& cluster) {
+  OutlierDetectionDef compiled;
+  if (!cluster.has_outlier_detection()) {
+    return compiled;
+  }
+  const config::OutlierDetection& outlier = cluster.outlier_detection();
+  compiled.enabled = !outlier.disabled();
+  compiled.consecutive_5xx = outlier.consecutive_5xx() != 0 ? outlier.consecutive_5xx() : 5;
+  compiled.consecutive_gateway_failures = outlier.consecutive_gateway_failures() != 0
+                                              ? outlier.consecutive_gateway_failures()
+                                              : 3;
+  compiled.base_ejection_ms =
+      millisOr(outlier.has_base_ejection_time(), outlier.base_ejection_time(), 30000);
+  compiled.max_ejection_ms =
+      millisOr(outlier.has_max_ejection_time(), outlier.max_ejection_time(), 300000);
+  compiled.max_ejection_percent =
+      outlier.max_ejection_percent() != 0 ? outlier.max_ejection_percent() : 50;
+  return compiled;
+}
+
 ClusterDef compileCluster(const config::Cluster& cluster) {
   ClusterDef compiled;
   compiled.name = cluster.name();
@@ -252,6 +328,8 @@ ClusterDef compileCluster(const config::Cluster& cluster) {
   compiled.max_idle_connections_per_endpoint = cluster.max_idle_connections_per_endpoint() != 0
                                                    ? cluster.max_idle_connections_per_endpoint()
                                                    : kDefaultMaxIdleConnections;
+  compiled.health_check = compileHealthCheck(cluster);
+  compiled.outlier_detection = compileOutlierDetection(cluster);
   return compiled;
 }
 

@@ -205,6 +205,57 @@ void checkListeners(const config::Bootstrap& config, ValidationContext* context)
   }
 }
 
+void checkRange(uint32_t value, uint32_t low, uint32_t high, const std::string& path,
+                ValidationContext* context) {
+  if (value < low || value > high) {
+    context->add(path, "must be in " + std::to_string(low) + ".." + std::to_string(high) +
+                           ", got " + std::to_string(value));
+  }
+}
+
+void checkHealthCheck(const config::HealthCheck& check, const std::string& path,
+                      ValidationContext* context) {
+  if (check.path().empty() || check.path().front() != '/') {
+    context->add(path + ".path", "must start with \"/\"");
+  }
+  if (check.has_interval()) {
+    checkDuration(check.interval(), false, path + ".interval", context);
+    if (durationMillis(check.interval()) < 100 && !isNegative(check.interval())) {
+      context->add(path + ".interval", "must be at least 0.1s");
+    }
+  }
+  if (check.has_timeout()) {
+    checkDuration(check.timeout(), false, path + ".timeout", context);
+  }
+  if (check.healthy_threshold() != 0) {
+    checkRange(check.healthy_threshold(), 1, 100, path + ".healthy_threshold", context);
+  }
+  if (check.unhealthy_threshold() != 0) {
+    checkRange(check.unhealthy_threshold(), 1, 100, path + ".unhealthy_threshold", context);
+  }
+  for (int i = 0; i < check.expected_statuses_size(); i++) {
+    checkRange(check.expected_statuses(i), 100, 599,
+               path + ".expected_statuses[" + std::to_string(i) + "]", context);
+  }
+}
+
+void checkOutlierDetection(const config::OutlierDetection& outlier, const std::string& path,
+                           ValidationContext* context) {
+  if (outlier.has_base_ejection_time()) {
+    checkDuration(outlier.base_ejection_time(), false, path + ".base_ejection_time", context);
+  }
+  if (outlier.has_max_ejection_time()) {
+    checkDuration(outlier.max_ejection_time(), false, path + ".max_ejection_time", context);
+    int64_t base = outlier.has_base_ejection_time()
+                       ? durationMillis(outlier.base_ejection_time())
+                       : 30000;
+    if (durationMillis(outlier.max_ejection_time()) < base) {
+      context->add(path + ".max_ejection_time", "must be at least base_ejection_time");
+    }
+  }
+  checkRange(outlier.max_ejection_percent(), 0, 100, path + ".max_ejection_percent", context);
+}
+
 void checkCluster(const config::Cluster& cluster, const std::string& path,
                   ValidationContext* context) {
   for (int i = 0; i < cluster.endpoints_size(); i++) {
@@ -220,6 +271,12 @@ void checkCluster(const config::Cluster& cluster, const std::string& path,
   }
   if (cluster.has_connect_timeout()) {
     checkDuration(cluster.connect_timeout(), false, path + ".connect_timeout", context);
+  }
+  if (cluster.has_health_check()) {
+    checkHealthCheck(cluster.health_check(), path + ".health_check", context);
+  }
+  if (cluster.has_outlier_detection()) {
+    checkOutlierDetection(cluster.outlier_detection(), path + ".outlier_detection", context);
   }
 }
 

@@ -1,8 +1,11 @@
-// Re-reads the config file when it or its directory changes.
+// Re-reads the config file when it, its directory or the directory behind its symlinks
+// changes.
 #include "proxy/config_watcher.h"
 
 #include <limits.h>
 #include <stdlib.h>
+
+#include <string_view>
 
 #include "proxy/log.h"
 
@@ -10,7 +13,7 @@ namespace turnout {
 namespace {
 
 // Events come in bursts (a rename is several; an editor writes in steps): the file is read
-// once the directory has been quiet this long.
+// once the directories have been quiet this long.
 constexpr uint64_t kSettleMs = 20;
 
 // The fallback check of the file's identity.
@@ -24,70 +27,97 @@ std::string directoryOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+std::string fileNameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
 }  // namespace
 
-ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path, std::function<void()> reload)
-    : loop_(loop),
-      config_path_(std::move(config_path)),
-      directory_(directoryOf(config_path_)),
-      file_name_(config_path_.substr(config_path_.rfind('/') + 1)),
-      reload_(std::move(reload)) {
-  uv_fs_event_init(loop_, &event_);
+ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path,
+                             std::function<void()> reload)
+    : loop_(loop), config_path_(std::move(config_path)), reload_(std::move(reload)) {
+  for (DirectoryWatch* watch : {&link_watch_, &target_watch_}) {
+    watch->owner = this;
+    uv_fs_event_init(loop_, &watch->handle);
+    watch->handle.data = watch;
+  }
   uv_timer_init(loop_, &settle_timer_);
   uv_timer_init(loop_, &poll_timer_);
-  event_.data = this;
   settle_timer_.data = this;
   poll_timer_.data = this;
 }
 
 void ConfigWatcher::start() {
   last_ = identify();
-  int status = uv_fs_event_start(&event_, &ConfigWatcher::onEvent, directory_.c_str(), 0);
-  watching_ = status == 0;
-  if (!watching_) {
-    TURNOUT_LOG(Warn, "config",
-                "cannot watch " + directory_ + " (" + uv_strerror(status) +
-                    "); the config file is checked every second instead");
+  watch(&link_watch_, config_path_, true);
+  if (!last_.real_path.empty() && last_.real_path != config_path_) {
+    watch(&target_watch_, last_.real_path, false);
   }
   uv_timer_start(&poll_timer_, &ConfigWatcher::onPoll, kPollMs, kPollMs);
 }
 
+void ConfigWatcher::watch(DirectoryWatch* watch, const std::string& path,
+                          bool kubernetes_entries) {
+  std::string directory = directoryOf(path);
+  if (watch->active && watch->directory == directory) {
+    watch->file_name = fileNameOf(path);
+    return;
+  }
+  if (watch->active) {
+    uv_fs_event_stop(&watch->handle);
+  }
+  watch->directory = directory;
+  watch->file_name = fileNameOf(path);
+  watch->kubernetes_entries = kubernetes_entries;
+  int status = uv_fs_event_start(&watch->handle, &ConfigWatcher::onEvent, directory.c_str(), 0);
+  watch->active = status == 0;
+  if (!watch->active) {
+    TURNOUT_LOG(Warn, "config",
+                "cannot watch " + directory + " (" + uv_strerror(status) +
+                    "); the config file is checked every second instead");
+  }
+}
+
 void ConfigWatcher::close() {
-  uv_close(reinterpret_cast<uv_handle_t*>(&event_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&link_watch_.handle), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&target_watch_.handle), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&settle_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_timer_), nullptr);
 }
 
 void ConfigWatcher::onEvent(uv_fs_event_t* handle, const char* name, int, int status) {
-  auto* self = static_cast<ConfigWatcher*>(handle->data);
+  auto* watch = static_cast<DirectoryWatch*>(handle->data);
   if (status < 0) {
     return;
   }
 
-  // The file itself, or one of Kubernetes' "..data" and "..2024_..." entries. Other files
-  // of the directory (logs, state) are no reason to read the config; a change behind a
-  // symlink that points elsewhere is caught by the periodic check.
+  // Other files of the directory (logs, state) are no reason to read the config.
   std::string_view entry = name != nullptr ? name : "";
-  if (name != nullptr && entry != self->file_name_ && !entry.starts_with("..")) {
-    return;
+  bool relevant = name == nullptr || entry == watch->file_name ||
+                  (watch->kubernetes_entries && entry.starts_with(".."));
+  if (relevant) {
+    uv_timer_start(&watch->owner->settle_timer_, &ConfigWatcher::onSettled, kSettleMs, 0);
   }
-  uv_timer_start(&self->settle_timer_, &ConfigWatcher::onSettled, kSettleMs, 0);
 }
 
 void ConfigWatcher::onSettled(uv_timer_t* timer) {
-  auto* self = static_cast<ConfigWatcher*>(timer->data);
-  self->last_ = self->identify();
-  self->reload_();
+  static_cast<ConfigWatcher*>(timer->data)->check(true);
 }
 
 void ConfigWatcher::onPoll(uv_timer_t* timer) {
-  auto* self = static_cast<ConfigWatcher*>(timer->data);
-  Identity now = self->identify();
-  if (now == self->last_) {
+  static_cast<ConfigWatcher*>(timer->data)->check(false);
+}
+
+void ConfigWatcher::check(bool force) {
+  Identity now = identify();
+  if (!force && now == last_) {
     return;
   }
-  self->last_ = now;
-  self->reload_();
+  last_ = now;
+
+  // A swapped symlink points into another directory now: watch that one instead.
+  if (!now.real_path.empty() && now.real_path != config_path_) {
+    watch(&target_watch_, now.real_path, false);
+  }
+  reload_();
 }
 
 ConfigWatcher::Identity ConfigWatcher::identify() const {

@@ -1,7 +1,9 @@
-// Re-reads the config file when it changes: a watch on the file's directory (which also
-// sees the symlink swap Kubernetes makes when a mounted ConfigMap is updated: "..data" is
-// replaced, the file itself is never written) plus a cheap periodic check of the file's
-// identity, for file systems whose events do not arrive. Control loop only.
+// Re-reads the config file when it changes. Two directory watches: the directory of the
+// path as given (it sees the symlink swap Kubernetes makes when a mounted ConfigMap is
+// updated: "..data" is replaced, the file itself is never written) and the directory of
+// the file the path resolves to (it sees the file written in place behind a symlink);
+// plus a cheap periodic check of the file's identity, for file systems whose events do
+// not arrive. Control loop only.
 #pragma once
 
 #include <sys/stat.h>
@@ -21,8 +23,8 @@ class ConfigWatcher {
   ConfigWatcher(const ConfigWatcher&) = delete;
   ConfigWatcher& operator=(const ConfigWatcher&) = delete;
 
-  // Starts the directory watch and the periodic check. Before the loop runs or on it.
-  // A directory that cannot be watched leaves the periodic check alone (logged).
+  // Starts the watches and the periodic check. Before the loop runs or on it. A directory
+  // that cannot be watched leaves the periodic check alone (logged).
   void start();
 
   // Closes the handles. Loop thread; the watcher must outlive the loop's last turn.
@@ -41,21 +43,31 @@ class ConfigWatcher {
     bool operator==(const Identity& other) const = default;
   };
 
+  // One watched directory and the entries in it that matter.
+  struct DirectoryWatch {
+    ConfigWatcher* owner = nullptr;
+    uv_fs_event_t handle;
+    std::string directory;
+    std::string file_name;
+    bool kubernetes_entries = false;  // Also "..data" and "..<timestamp>" entries.
+    bool active = false;
+  };
+
   static void onEvent(uv_fs_event_t* handle, const char* name, int events, int status);
   static void onSettled(uv_timer_t* timer);
   static void onPoll(uv_timer_t* timer);
 
+  void watch(DirectoryWatch* watch, const std::string& path, bool kubernetes_entries);
+  void check(bool force);
   Identity identify() const;
 
   uv_loop_t* loop_;
   std::string config_path_;
-  std::string directory_;
-  std::string file_name_;
   std::function<void()> reload_;
-  uv_fs_event_t event_;
+  DirectoryWatch link_watch_;
+  DirectoryWatch target_watch_;
   uv_timer_t settle_timer_;
   uv_timer_t poll_timer_;
-  bool watching_ = false;
   Identity last_;
 };
 

@@ -20,6 +20,7 @@ int localReplyStatus(LocalReply reply) {
     case LocalReply::UpstreamBadResponse:
       return 502;
     case LocalReply::NoEndpoint:
+    case LocalReply::NoHealthyEndpoint:
       return 503;
     case LocalReply::UpstreamConnectTimeout:
     case LocalReply::UpstreamTimeout:
@@ -46,6 +47,8 @@ std::string_view localReplyCode(LocalReply reply) {
       return "upstream_bad_response";
     case LocalReply::NoEndpoint:
       return "no_endpoint";
+    case LocalReply::NoHealthyEndpoint:
+      return "no_healthy_endpoint";
     case LocalReply::UpstreamConnectTimeout:
       return "upstream_connect_timeout";
     case LocalReply::UpstreamTimeout:

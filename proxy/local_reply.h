@@ -17,6 +17,7 @@ enum class LocalReply {
   UpstreamReset,           // 502: the endpoint closed or reset the connection.
   UpstreamBadResponse,     // 502: the endpoint's response is not valid HTTP/1.1.
   NoEndpoint,              // 503: the chosen cluster has no endpoint.
+  NoHealthyEndpoint,       // 503: no endpoint is healthy and nothing may take over.
   UpstreamConnectTimeout,  // 504: connecting took longer than connect_timeout.
   UpstreamTimeout,         // 504: no response head within the route's timeout.
 };

@@ -32,7 +32,7 @@ int Server::run() {
   signal(SIGPIPE, SIG_IGN);
 
   for (int i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_));
+    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_, health_));
   }
 
   // The first version: listeners bound (the workers accept once they run), the snapshot
@@ -53,6 +53,8 @@ int Server::run() {
   for (auto& worker : workers_) {
     worker->start();
   }
+  health_checker_ = std::make_unique<HealthChecker>(store_, health_);
+  health_checker_->start();
   control_->markReady();
   TURNOUT_LOG(Info, "server",
               "serving " + options_.config_path + " with " + std::to_string(workers) + " workers");
@@ -82,6 +84,7 @@ int Server::waitForSignals() {
     for (auto& worker : workers_) {
       worker->join();
     }
+    health_checker_->stop();
     TURNOUT_LOG(Info, "server", "stopped");
     return 0;
   }

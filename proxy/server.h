@@ -9,6 +9,8 @@
 
 #include "proxy/access_log.h"
 #include "proxy/control_plane.h"
+#include "proxy/endpoint_health.h"
+#include "proxy/health_checker.h"
 #include "proxy/snapshot_store.h"
 #include "proxy/worker.h"
 
@@ -34,6 +36,8 @@ class Server {
   ServerOptions options_;
   SnapshotStore store_;
   AccessLogSink access_log_;
+  HealthRegistry health_;
+  std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ControlPlane> control_;  // After workers_: destroyed first.
 };

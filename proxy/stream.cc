@@ -1,6 +1,7 @@
 // One stream: a request, its routing decision, its upstream exchange and its response.
 #include "proxy/stream.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "filters/route_match.h"
@@ -62,12 +63,33 @@ Stream::Stream(DownstreamConnection& connection, Worker& worker, SnapshotPtr sna
       head_(head),
       info_(info) {}
 
+// The backoff timer of a retry. A stream ends before its timer's close callback runs, so
+// the timer lives on its own and forgets the stream when the stream goes first.
+struct RetryTimer {
+  uv_timer_t timer;
+  Stream* stream = nullptr;
+};
+
 Stream::~Stream() {
   // A stream freed while it still held a connection (a worker closing everything at
   // shutdown) must not leave the connection pointing at it.
   if (upstream_ != nullptr) {
     upstream_->abandon();
   }
+  cancelRetryTimer();
+  if (pool_ != nullptr) {
+    pool_->removeUser();
+  }
+}
+
+void Stream::cancelRetryTimer() {
+  if (retry_timer_ == nullptr) {
+    return;
+  }
+  retry_timer_->stream = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_->timer),
+           [](uv_handle_t* handle) { delete static_cast<RetryTimer*>(handle->data); });
+  retry_timer_ = nullptr;
 }
 
 void Stream::parseTarget() {
@@ -120,10 +142,7 @@ void Stream::start() {
   }
 
   decision_ = decideSplit(*route_, view, worker_.randomBucket());
-  cluster_ = &snapshot_->clusters[decision_.cluster_index];
-  endpoint_ = worker_.clusterPool(decision_.cluster_index)->pickEndpoint();
-  if (endpoint_ == nullptr) {
-    replyLocally(LocalReply::NoEndpoint, "cluster " + cluster_->name + " has no endpoint");
+  if (!chooseCluster()) {
     return;
   }
 
@@ -135,6 +154,77 @@ void Stream::start() {
     generated_request_id_ = true;
   }
   connectUpstream(false);
+}
+
+bool Stream::chooseCluster() {
+  uint64_t now = uv_now(worker_.loop());
+  uint32_t index = decision_.cluster_index;
+  ClusterPool* pool = worker_.clusterPool(index);
+  cluster_ = &snapshot_->clusters[index];
+  if (pool->empty()) {
+    replyLocally(LocalReply::NoEndpoint, "cluster " + cluster_->name + " has no endpoint");
+    return false;
+  }
+
+  // The chosen pool has no available endpoint (all unhealthy or ejected). A strict split
+  // says so; otherwise the fallback cluster, or the split's other available pools, take
+  // the request. When nothing can, the request goes to the chosen pool regardless
+  // ("panic"): health is a guess, and the endpoint's own answer says more than a 503.
+  bool panic = false;
+  if (!pool->anyAvailable(now)) {
+    if (route_->strict) {
+      replyLocally(LocalReply::NoHealthyEndpoint,
+                   "cluster " + cluster_->name + " has no healthy endpoint (strict split)");
+      return false;
+    }
+    int32_t other = route_->fallback_cluster_index >= 0 ? route_->fallback_cluster_index
+                                                        : spillTarget(now);
+    if (other >= 0 && worker_.clusterPool(static_cast<uint32_t>(other))->anyAvailable(now)) {
+      TURNOUT_LOG(Debug, "split",
+                  "cluster " + cluster_->name + " has no healthy endpoint; sending bucket " +
+                      std::to_string(decision_.bucket) + " to " +
+                      snapshot_->clusters[static_cast<uint32_t>(other)].name);
+      index = static_cast<uint32_t>(other);
+      pool = worker_.clusterPool(index);
+      cluster_ = &snapshot_->clusters[index];
+      spilled_ = true;
+    } else {
+      panic = true;
+    }
+  }
+
+  pool_ = pool;
+  pool_->addUser();
+  endpoint_ = pool_->pickEndpoint(now, nullptr, panic);
+  return true;
+}
+
+int32_t Stream::spillTarget(uint64_t now_ms) {
+  // Only shares with a positive weight and a healthy endpoint take spilled traffic, in
+  // proportion to their weights. The bucket picks the point, so a user spills to the
+  // same pool every time.
+  auto eligible = [&](const ClusterShare& share) {
+    return share.cluster_index != decision_.cluster_index && share.weight > 0 &&
+           worker_.clusterPool(share.cluster_index)->anyAvailable(now_ms);
+  };
+  uint64_t total = 0;
+  for (const ClusterShare& share : route_->shares) {
+    total += eligible(share) ? share.weight : 0;
+  }
+  if (total == 0) {
+    return -1;
+  }
+  uint64_t point = uint64_t{decision_.bucket} * total / kBucketCount;
+  for (const ClusterShare& share : route_->shares) {
+    if (!eligible(share)) {
+      continue;
+    }
+    if (point < share.weight) {
+      return static_cast<int32_t>(share.cluster_index);
+    }
+    point -= share.weight;
+  }
+  return -1;
 }
 
 void Stream::connectUpstream(bool fresh) {
@@ -172,8 +262,13 @@ void Stream::buildUpstreamHead() {
 void Stream::sendHead() {
   buildUpstreamHead();
   reused_upstream_ = upstream_->reused();
-  upstream_start_ms_ = uv_now(worker_.loop());
-  upstream_->startRequest(info_.method == "HEAD", route_->timeout_ms);
+  if (upstream_start_ms_ == 0) {
+    upstream_start_ms_ = uv_now(worker_.loop());
+  }
+  uint64_t timeout = route_->retry_policy.per_try_timeout_ms != 0
+                         ? route_->retry_policy.per_try_timeout_ms
+                         : route_->timeout_ms;
+  upstream_->startRequest(info_.method == "HEAD", timeout);
   if (upstream_ == nullptr) {
     return;
   }
@@ -185,7 +280,8 @@ void Stream::sendHead() {
 
   // The proxy answers 100-continue itself once it knows where the body goes, and does not
   // forward Expect (RFC 9110 10.1.1): the upstream sees an ordinary request.
-  if (info_.expect_continue && !retried_) {
+  if (info_.expect_continue && !sent_continue_) {
+    sent_continue_ = true;
     connection_.outbox().append("HTTP/1.1 100 Continue\r\n\r\n");
     connection_.flushOutput();
   }
@@ -247,6 +343,24 @@ void Stream::onUpstreamInformational(const UpstreamResponse& response) {
 }
 
 void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
+  uint64_t now = uv_now(worker_.loop());
+  pool_->record(endpoint_, response.status >= 500 ? ExchangeOutcome::ServerError
+                                                  : ExchangeOutcome::Success,
+                now);
+
+  // A gateway error may be retried elsewhere when the policy allows it and nothing of the
+  // response has reached the client. The connection is dropped, not drained.
+  bool gateway_error = response.status == 502 || response.status == 503 || response.status == 504;
+  if (gateway_error && route_->retry_policy.on_gateway_error && replayable() &&
+      attempts_ < route_->retry_policy.num_retries && pool_->anyAvailable(now)) {
+    upstream_->abandon();
+    upstream_ = nullptr;
+    if (!scheduleRetry()) {
+      replyLocally(LocalReply::UpstreamBadResponse, "no endpoint left to retry on");
+    }
+    return;
+  }
+
   status_ = response.status;
   if (response.no_body) {
     response_framing_ = ResponseFraming::NoBody;
@@ -322,19 +436,83 @@ void Stream::onUpstreamComplete() {
   finish(keep_alive_ && request_complete_);
 }
 
-bool Stream::mayRetry(UpstreamFailure failure, bool response_seen) const {
-  // Only a reused keep-alive connection that died before answering is retried, once, on a
-  // new connection: the endpoint most likely closed it as idle before our request arrived.
-  return !retried_ && failure == UpstreamFailure::Reset && !response_seen && reused_upstream_ &&
-         !requestHasBody() && isIdempotent(info_.method);
+bool Stream::replayable() const { return !requestHasBody() && isIdempotent(info_.method); }
+
+bool Stream::mayRetryStale(UpstreamFailure failure, bool response_seen) const {
+  // A reused keep-alive connection that died before answering is retried once on a new
+  // connection, whatever the policy: the endpoint most likely closed it as idle before
+  // our request arrived, so the request was never seen.
+  return !stale_retried_ && failure == UpstreamFailure::Reset && !response_seen &&
+         reused_upstream_ && replayable();
+}
+
+bool Stream::mayRetry(UpstreamFailure failure) const {
+  const RetryPolicyDef& policy = route_->retry_policy;
+  if (attempts_ >= policy.num_retries) {
+    return false;
+  }
+  switch (failure) {
+    case UpstreamFailure::ConnectRefused:
+    case UpstreamFailure::ConnectTimeout:
+      // Nothing reached the endpoint and the body still waits in the client's socket.
+      return policy.on_connect_failure;
+    case UpstreamFailure::Reset:
+    case UpstreamFailure::BadResponse:
+      return policy.on_reset && replayable();
+    case UpstreamFailure::Timeout:
+      return policy.on_gateway_error && replayable();
+  }
+  return false;
+}
+
+bool Stream::scheduleRetry() {
+  EndpointPool* previous = endpoint_;
+  endpoint_ = pool_->pickEndpoint(uv_now(worker_.loop()), previous);
+  if (endpoint_ == nullptr) {
+    endpoint_ = previous;
+    return false;
+  }
+  ++attempts_;
+
+  // Full jitter on an exponential backoff, capped at ten base intervals.
+  uint64_t base = route_->retry_policy.base_interval_ms;
+  uint64_t ceiling = std::min(base << std::min<uint32_t>(attempts_ - 1, 10), base * 10);
+  uint64_t delay = ceiling == 0 ? 0 : worker_.randomBucket() % (ceiling + 1);
+
+  retry_timer_ = new RetryTimer();
+  retry_timer_->stream = this;
+  retry_timer_->timer.data = retry_timer_;
+  uv_timer_init(worker_.loop(), &retry_timer_->timer);
+  uv_timer_start(
+      &retry_timer_->timer,
+      [](uv_timer_t* timer) {
+        auto* retry = static_cast<RetryTimer*>(timer->data);
+        if (retry->stream != nullptr) {
+          retry->stream->onRetryTimer();
+        }
+      },
+      delay, 0);
+  return true;
+}
+
+void Stream::onRetryTimer() {
+  cancelRetryTimer();
+  if (!finished_) {
+    connectUpstream(false);
+  }
 }
 
 void Stream::onUpstreamFailure(UpstreamFailure failure, bool response_seen) {
   upstream_ = nullptr;
   upstream_end_ms_ = uv_now(worker_.loop());
-  if (!response_started_ && mayRetry(failure, response_seen)) {
-    retried_ = true;
+  if (!response_started_ && mayRetryStale(failure, response_seen)) {
+    stale_retried_ = true;
     connectUpstream(true);
+    return;
+  }
+
+  pool_->record(endpoint_, ExchangeOutcome::GatewayFailure, upstream_end_ms_);
+  if (!response_started_ && mayRetry(failure) && scheduleRetry()) {
     return;
   }
 
@@ -383,6 +561,7 @@ void Stream::abort(std::string_view reason) {
     return;
   }
   finished_ = true;
+  cancelRetryTimer();
   if (upstream_ != nullptr) {
     upstream_->abandon();
     upstream_ = nullptr;

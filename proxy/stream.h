@@ -21,8 +21,10 @@
 
 namespace turnout {
 
+class ClusterPool;
 class DownstreamConnection;
 class EndpointPool;
+struct RetryTimer;
 
 // What the downstream parser knew about the request when its head was complete.
 struct RequestInfo {
@@ -80,10 +82,17 @@ class Stream : public UpstreamClient, public Deferred {
 
  private:
   void parseTarget();
+  bool chooseCluster();
+  int32_t spillTarget(uint64_t now_ms);
+  bool replayable() const;
+  bool mayRetryStale(UpstreamFailure failure, bool response_seen) const;
+  bool mayRetry(UpstreamFailure failure) const;
+  bool scheduleRetry();
+  void onRetryTimer();
+  void cancelRetryTimer();
   void buildUpstreamHead();
   void connectUpstream(bool fresh);
   void sendHead();
-  bool mayRetry(UpstreamFailure failure, bool response_seen) const;
   void replyLocally(LocalReply reply, std::string_view detail);
   void finish(bool keep_alive);
   void writeAccessLog();
@@ -103,6 +112,7 @@ class Stream : public UpstreamClient, public Deferred {
   const RouteDef* route_ = nullptr;
   SplitDecision decision_;
   const ClusterDef* cluster_ = nullptr;
+  ClusterPool* pool_ = nullptr;  // Holds a use (ClusterPool::addUser) while set.
   EndpointPool* endpoint_ = nullptr;
   std::string request_id_;
   bool generated_request_id_ = false;
@@ -114,8 +124,12 @@ class Stream : public UpstreamClient, public Deferred {
   bool response_started_ = false;
   bool response_paused_ = false;
   bool keep_alive_ = true;
-  bool retried_ = false;
+  bool stale_retried_ = false;
   bool reused_upstream_ = false;
+  bool sent_continue_ = false;
+  bool spilled_ = false;
+  uint32_t attempts_ = 0;  // Retries made under the route's retry policy.
+  RetryTimer* retry_timer_ = nullptr;
   bool finished_ = false;
   int status_ = 0;
   std::string_view error_;

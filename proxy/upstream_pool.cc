@@ -6,9 +6,12 @@
 namespace turnout {
 
 EndpointPool::EndpointPool(uv_loop_t* loop, const SocketAddress& address,
-                           uint64_t connect_timeout_ms, uint32_t max_idle)
+                           uint64_t connect_timeout_ms, uint32_t max_idle,
+                           EndpointHealth* health, size_t index)
     : loop_(loop),
       address_(address),
+      health_(health),
+      index_(index),
       connect_timeout_ms_(connect_timeout_ms),
       max_idle_(max_idle) {}
 
@@ -69,29 +72,17 @@ void EndpointPool::closeIdle() {
   }
 }
 
-ClusterPool::ClusterPool(uv_loop_t* loop, const ClusterDef& cluster)
-    : name_(cluster.name), identity_(identityOf(cluster)) {
-  for (const EndpointDef& endpoint : cluster.endpoints) {
+ClusterPool::ClusterPool(uv_loop_t* loop, const ClusterDef& cluster, ClusterHealthPtr health)
+    : name_(cluster.name), identity_(clusterIdentity(cluster)), health_(std::move(health)) {
+  for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
     endpoints_.push_back(std::make_unique<EndpointPool>(
-        loop, endpoint.address, cluster.connect_timeout_ms,
-        cluster.max_idle_connections_per_endpoint));
+        loop, cluster.endpoints[i].address, cluster.connect_timeout_ms,
+        cluster.max_idle_connections_per_endpoint, &health_->endpoint(i), i));
   }
 }
 
-std::string ClusterPool::identityOf(const ClusterDef& cluster) {
-  std::string identity = cluster.name;
-  identity += '|';
-  identity += std::to_string(cluster.connect_timeout_ms);
-  identity += '|';
-  identity += std::to_string(cluster.max_idle_connections_per_endpoint);
-  for (const EndpointDef& endpoint : cluster.endpoints) {
-    identity += '|';
-    identity += endpoint.address.text;
-  }
-  return identity;
-}
-
-EndpointPool* ClusterPool::pickEndpoint() {
+EndpointPool* ClusterPool::pickEndpoint(uint64_t now_ms, const EndpointPool* avoid,
+                                        bool panic) {
   if (endpoints_.empty()) {
     return nullptr;
   }
@@ -101,13 +92,42 @@ EndpointPool* ClusterPool::pickEndpoint() {
   size_t count = endpoints_.size();
   size_t start = next_++ % count;
   EndpointPool* best = nullptr;
+  EndpointPool* fallback = nullptr;
   for (size_t i = 0; i < count; ++i) {
     EndpointPool* candidate = endpoints_[(start + i) % count].get();
+    if (!panic && !candidate->health().available(now_ms)) {
+      continue;
+    }
+    if (candidate == avoid) {
+      fallback = candidate;
+      continue;
+    }
     if (best == nullptr || candidate->outstanding() < best->outstanding()) {
       best = candidate;
     }
   }
-  return best;
+  return best != nullptr ? best : fallback;
+}
+
+bool ClusterPool::inUse() const {
+  if (users_ > 0) {
+    return true;
+  }
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->openCount() > 0 || endpoint->outstanding() > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ClusterPool::anyAvailable(uint64_t now_ms) const {
+  for (const auto& endpoint : endpoints_) {
+    if (endpoint->health().available(now_ms)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void ClusterPool::closeIdle() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/snapshot.h"
+#include "proxy/endpoint_health.h"
 #include "proxy/upstream_connection.h"
 
 namespace turnout {
@@ -17,7 +18,7 @@ namespace turnout {
 class EndpointPool {
  public:
   EndpointPool(uv_loop_t* loop, const SocketAddress& address, uint64_t connect_timeout_ms,
-               uint32_t max_idle);
+               uint32_t max_idle, EndpointHealth* health, size_t index);
   ~EndpointPool();
 
   EndpointPool(const EndpointPool&) = delete;
@@ -42,6 +43,8 @@ class EndpointPool {
   void closeIdle();
 
   const SocketAddress& address() const { return address_; }
+  EndpointHealth& health() { return *health_; }
+  size_t index() const { return index_; }
   uint32_t outstanding() const { return outstanding_; }
   uint64_t connectionsCreated() const { return connections_created_; }
   size_t idleCount() const { return idle_.size(); }
@@ -50,6 +53,8 @@ class EndpointPool {
  private:
   uv_loop_t* loop_;
   SocketAddress address_;
+  EndpointHealth* health_;  // Owned by the cluster's ClusterHealth, which outlives the pool.
+  size_t index_;
   uint64_t connect_timeout_ms_;
   uint32_t max_idle_;
   uint32_t outstanding_ = 0;
@@ -60,11 +65,30 @@ class EndpointPool {
 
 class ClusterPool {
  public:
-  ClusterPool(uv_loop_t* loop, const ClusterDef& cluster);
+  ClusterPool(uv_loop_t* loop, const ClusterDef& cluster, ClusterHealthPtr health);
 
-  // The endpoint with the fewest outstanding requests; ties go round robin. nullptr when
-  // the cluster has no endpoints.
-  EndpointPool* pickEndpoint();
+  // The available endpoint (healthy and not ejected) with the fewest outstanding
+  // requests; ties go round robin. `avoid` (a retry's previous endpoint) is taken only
+  // when it is the one available endpoint. nullptr when none is available. With `panic`
+  // health is ignored: every endpoint counts as available.
+  EndpointPool* pickEndpoint(uint64_t now_ms, const EndpointPool* avoid = nullptr,
+                             bool panic = false);
+
+  // True when at least one endpoint is available.
+  bool anyAvailable(uint64_t now_ms) const;
+
+  bool empty() const { return endpoints_.empty(); }
+
+  // Streams holding a pointer into this pool. A pool that left the config is freed only
+  // when none does (a stream may wait for a retry with no connection open).
+  void addUser() { ++users_; }
+  void removeUser() { --users_; }
+  bool inUse() const;
+
+  // Counts how an exchange with `endpoint` went, for passive ejection.
+  void record(const EndpointPool* endpoint, ExchangeOutcome outcome, uint64_t now_ms) {
+    health_->record(endpoint->index(), outcome, now_ms);
+  }
 
   const std::string& name() const { return name_; }
 
@@ -76,11 +100,11 @@ class ClusterPool {
 
   const std::vector<std::unique_ptr<EndpointPool>>& endpoints() const { return endpoints_; }
 
-  static std::string identityOf(const ClusterDef& cluster);
-
  private:
   std::string name_;
   std::string identity_;
+  ClusterHealthPtr health_;
+  uint32_t users_ = 0;
   std::vector<std::unique_ptr<EndpointPool>> endpoints_;
   uint32_t next_ = 0;
 };

@@ -17,8 +17,13 @@ constexpr uint64_t kTickMs = 100;
 
 }  // namespace
 
-Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink)
-    : id_(id), snapshots_(store), access_log_(sink), random_(std::random_device{}()) {
+Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
+               HealthRegistry& health)
+    : id_(id),
+      snapshots_(store),
+      health_(health),
+      access_log_(sink),
+      random_(std::random_device{}()) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &stop_signal_, &Worker::onStopSignal);
   uv_async_init(&loop_, &tasks_signal_, &Worker::onTasks);
@@ -271,11 +276,11 @@ void Worker::rebuildPools(const Snapshot& snapshot) {
   for (const ClusterDef& cluster : snapshot.clusters) {
     auto found = pools_.find(cluster.name);
     std::unique_ptr<ClusterPool> pool;
-    if (found != pools_.end() && found->second->identity() == ClusterPool::identityOf(cluster)) {
+    if (found != pools_.end() && found->second->identity() == clusterIdentity(cluster)) {
       pool = std::move(found->second);
       pools_.erase(found);
     } else {
-      pool = std::make_unique<ClusterPool>(&loop_, cluster);
+      pool = std::make_unique<ClusterPool>(&loop_, cluster, health_.forCluster(cluster));
     }
     pools_by_index_.push_back(pool.get());
     kept.emplace(cluster.name, std::move(pool));
@@ -292,11 +297,7 @@ void Worker::rebuildPools(const Snapshot& snapshot) {
 
 void Worker::sweepRetiredPools() {
   for (size_t i = 0; i < retired_pools_.size();) {
-    bool busy = false;
-    for (const auto& endpoint : retired_pools_[i]->endpoints()) {
-      busy = busy || endpoint->openCount() > 0 || endpoint->outstanding() > 0;
-    }
-    if (busy) {
+    if (retired_pools_[i]->inUse()) {
       ++i;
       continue;
     }

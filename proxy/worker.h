@@ -33,7 +33,8 @@ class Deferred {
 
 class Worker {
  public:
-  Worker(int id, const SnapshotStore& store, const AccessLogSink& sink);
+  Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
+         HealthRegistry& health);
   ~Worker();
 
   Worker(const Worker&) = delete;
@@ -122,6 +123,7 @@ class Worker {
 
   int id_;
   SnapshotCache snapshots_;
+  HealthRegistry& health_;
   AccessLog access_log_;
   uv_loop_t loop_;
   uv_async_t stop_signal_;
