@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Instructions per proxied request, counted by callgrind: free of the noise of a shared
-# machine, but user space only (system calls and the kernel's TCP work are not counted).
+# Cost of one proxied request, counted exactly rather than timed, so that other load on
+# the machine does not disturb it: user-space instructions (callgrind), or system calls
+# by name (strace; TOOL=strace). Neither counts the kernel's own work.
 #
 #   bench/instr.sh                                  turnout, nginx, HAProxy; small case
 #   MODE=hdr20 TARGETS=turnout PROFILE=1 bench/instr.sh
+#   TOOL=strace MODE=close bench/instr.sh
 #
-# Each target runs twice under callgrind, serving R and then 2R requests from
+# Each target runs twice under the tool, serving R and then 2R requests from
 # bench/request_loop.py; the difference over R is the cost of one request without the
 # start-up and shutdown. MODE is one of run.sh's cases: small, 1k, 64k, close, upload,
-# hdr20. PROFILE=1 also prints the functions with the most instructions (self and
-# inclusive) from the 2R run; the full callgrind files stay in BENCH_DIR.
+# hdr20. PROFILE=1 (callgrind) also prints the functions with the most instructions (self
+# and inclusive) from the 2R run; the tools' files stay in BENCH_DIR.
 #
 # One process per target: turnout --workers 1, nginx with "master_process off;", HAProxy
 # with -db. Same configs, backends and fixed loopback ports as bench/run.sh.
@@ -21,6 +23,7 @@ R=${R:-2000}
 MODE=${MODE:-small}
 TARGETS=${TARGETS:-turnout nginx haproxy}
 PROFILE=${PROFILE:-0}
+TOOL=${TOOL:-callgrind}
 
 # valgrind slows start-up and shutdown; callgrind writes its file only at exit.
 WAIT_SECONDS=60
@@ -39,12 +42,16 @@ mode_port() {
   esac
 }
 
-# count TARGET REQUESTS: sets COUNT to the instructions callgrind counted in TARGET while
-# it started, served REQUESTS requests and stopped. The file stays as cg-TARGET-N.out.
-# Runs in this shell (not in $(...)), so that the EXIT trap knows every pid it started.
+# count TARGET REQUESTS: runs TARGET under the tool while it starts, serves REQUESTS
+# requests and stops; the tool's file is TOOL-TARGET-MODE-REQUESTS.out. Runs in this
+# shell (not in $(...)), so that the EXIT trap knows every pid it started.
 count() {
-  local target=$1 requests=$2 out=$BENCH_DIR/cg-$1-$2.out
+  local target=$1 requests=$2 out
+  out=$(tool_file "$1" "$2")
   local wrapper=(valgrind --tool=callgrind --callgrind-out-file="$out")
+  if [ "$TOOL" = strace ]; then
+    wrapper=(strace -f -c -o "$out")
+  fi
   rm -f "$out"
   case "$target" in
     turnout) start_turnout 1 "$BENCH_DIR/turnout.yaml" turnout "$PORT_TURNOUT" "${wrapper[@]}" ;;
@@ -52,15 +59,48 @@ count() {
     haproxy) start_haproxy "${wrapper[@]}" ;;
   esac
   local pid=$LAST_PID
+  if [ "$TOOL" = strace ]; then
+    # Known to the EXIT trap too, which stops the newest pids first.
+    STARTED_PIDS+=($(child_pids "$pid" | tr , ' '))
+  fi
 
   python3 "$BENCH_HOME/request_loop.py" "$(mode_port "$target")" "$requests" "$MODE" ||
     die "the request loop against $target failed"
   sleep 0.5
+
+  # strace writes its summary once the process it traces has exited, and a strace that
+  # is itself stopped leaves that process running: the traced process is stopped first.
+  # (valgrind runs the program in its own process.)
+  local traced
+  for traced in $(child_pids "$pid" | tr , ' '); do
+    stop_pid "$traced"
+    forget_pid "$traced"
+  done
   stop_pid "$pid"
   forget_pid "$pid"
 
-  [ -s "$out" ] || die "callgrind wrote no $out (see $BENCH_DIR/$target.log)"
-  COUNT=$(awk '/^summary:/ {s += $2} /^totals:/ {t += $2} END {print (s > 0 ? s : t)}' "$out")
+  [ -s "$out" ] || die "$TOOL wrote no $out (see $BENCH_DIR/$target.log)"
+}
+
+tool_file() {
+  echo "$BENCH_DIR/$TOOL-$1-$MODE-$2.out"
+}
+
+# Instructions in a callgrind file.
+instructions() {
+  awk '/^summary:/ {s += $2} /^totals:/ {t += $2} END {print (s > 0 ? s : t)}' "$1"
+}
+
+# per_request_syscalls ONCE TWICE: system calls per request by name, from strace -c
+# summaries of R and 2R requests, largest first.
+per_request_syscalls() {
+  # A summary line ends with the name; calls is the 4th field whether errors is empty
+  # or not.
+  awk -v r="$R" '
+    /^-|% time|total$/ { next }
+    FNR == NR { once[$NF] = $4; next }
+    { n = ($4 - once[$NF]) / r; if (n >= 0.01) printf "  %-16s %6.2f\n", $NF, n; sum += n }
+    END { printf "  %-16s %6.2f\n", "total", sum }' "$1" "$2" | sort -k2 -g -r
 }
 
 # Top functions of a callgrind file, by self cost and by inclusive cost.
@@ -73,7 +113,12 @@ print_profile() {
 }
 
 main() {
-  require_tools nginx haproxy valgrind callgrind_annotate python3 ss
+  case "$TOOL" in
+    callgrind) require_tools valgrind callgrind_annotate ;;
+    strace) require_tools strace ;;
+    *) die "TOOL is callgrind or strace" ;;
+  esac
+  require_tools nginx haproxy python3 ss
   [[ "$R" =~ ^[0-9]+$ ]] && [ "$R" -ge 10 ] && [ "$R" -le 100000 ] ||
     die "R must be a count from 10 to 100000"
   check_ports_free "$PORT_BLUE" "$PORT_GREEN" "$PORT_NGINX" "$PORT_HAPROXY" "$PORT_TURNOUT" \
@@ -84,17 +129,24 @@ main() {
   start_backends
 
   local target once twice
-  COUNT=0
   for target in $TARGETS; do
     mode_port "$target" > /dev/null
     count "$target" "$R"
-    once=$COUNT
     count "$target" $((2 * R))
-    twice=$COUNT
-    echo "$target mode=$MODE instructions_per_request=$(((twice - once) / R))" \
-      "(totals $once for $R requests, $twice for $((2 * R)))"
+    once=$(tool_file "$target" "$R")
+    twice=$(tool_file "$target" $((2 * R)))
+
+    if [ "$TOOL" = strace ]; then
+      echo "$target mode=$MODE system calls per request:"
+      per_request_syscalls "$once" "$twice"
+      continue
+    fi
+    echo "$target mode=$MODE" \
+      "instructions_per_request=$((($(instructions "$twice") - $(instructions "$once")) / R))" \
+      "(totals $(instructions "$once") for $R requests," \
+      "$(instructions "$twice") for $((2 * R)))"
     if [ "$PROFILE" = 1 ]; then
-      print_profile "$BENCH_DIR/cg-$target-$((2 * R)).out"
+      print_profile "$twice"
     fi
   done
 }

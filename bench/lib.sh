@@ -80,13 +80,17 @@ start_proc() {
   STARTED_PIDS+=("$LAST_PID")
 }
 
-# Waits up to WAIT_SECONDS (default 10) for a listener on the port; fails with the log of
-# NAME otherwise.
+# Waits up to WAIT_SECONDS (default 10) for a listener on the port, as long as the
+# process started last (LAST_PID) runs; fails with the log of NAME otherwise.
 wait_port() {
   local port=$1 name=$2 try
   for try in $(seq 1 $((${WAIT_SECONDS:-10} * 10))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       return 0
+    fi
+    if ! kill -0 "$LAST_PID" 2>/dev/null || [[ "$(ps -o stat= -p "$LAST_PID")" == Z* ]]; then
+      tail -5 "$BENCH_DIR/$name.log" >&2
+      die "$name exited before it listened on 127.0.0.1:$port"
     fi
     sleep 0.1
   done
