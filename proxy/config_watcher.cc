@@ -27,12 +27,13 @@ std::string directoryOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string fileNameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string fileNameOf(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
 
 }  // namespace
 
-ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path,
-                             std::function<void()> reload)
+ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path, std::function<void()> reload)
     : loop_(loop), config_path_(std::move(config_path)), reload_(std::move(reload)) {
   for (DirectoryWatch* watch : {&link_watch_, &target_watch_}) {
     watch->owner = this;
@@ -54,8 +55,7 @@ void ConfigWatcher::start() {
   uv_timer_start(&poll_timer_, &ConfigWatcher::onPoll, kPollMs, kPollMs);
 }
 
-void ConfigWatcher::watch(DirectoryWatch* watch, const std::string& path,
-                          bool kubernetes_entries) {
+void ConfigWatcher::watch(DirectoryWatch* watch, const std::string& path, bool kubernetes_entries) {
   std::string directory = directoryOf(path);
   if (watch->active && watch->directory == directory) {
     watch->file_name = fileNameOf(path);
