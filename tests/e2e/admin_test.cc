@@ -179,7 +179,9 @@ TEST_F(AdminTest, ReloadAddsAndRemovesAListenerWithoutTouchingTheOther) {
     address: "{{SIDE}}"
     route_config:
       virtual_hosts:
-        - {name: side, domains: ["*"], routes: [{name: s, match: {prefix: /}, route: {cluster: green}}]}
+        - name: side
+          domains: ["*"]
+          routes: [{name: s, match: {prefix: /}, route: {cluster: green}}]
 )");
   HttpClient open_connection(port_);
   ASSERT_EQ(open_connection.get("/").header("x-backend"), "blue");
