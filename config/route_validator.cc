@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "config/field_syntax.h"
+#include "config/mirror_policy.h"
 
 namespace turnout {
 namespace {
@@ -115,15 +116,6 @@ void checkMatch(const config::RouteMatch& match, const std::string& path,
       context->add(path + ".methods[" + std::to_string(i) + "]",
                    "\"" + match.methods(i) + "\" is not a valid method (RFC 9110 token)");
     }
-  }
-}
-
-void checkClusterReference(const std::string& name, const std::string& path,
-                           ValidationContext* context) {
-  if (name.empty()) {
-    context->add(path, "must not be empty");
-  } else if (context->cluster_names.count(name) == 0) {
-    context->add(path, "unknown cluster \"" + name + "\" (not defined under clusters)");
   }
 }
 
@@ -280,9 +272,19 @@ void checkAction(const config::RouteAction& action, const std::string& path,
   if (action.has_retry_policy()) {
     checkRetryPolicy(action.retry_policy(), path + ".retry_policy", context);
   }
+  checkMirrorPolicies(action, path, context);
 }
 
 }  // namespace
+
+void checkClusterReference(const std::string& name, const std::string& path,
+                           ValidationContext* context) {
+  if (name.empty()) {
+    context->add(path, "must not be empty");
+  } else if (context->cluster_names.count(name) == 0) {
+    context->add(path, "unknown cluster \"" + name + "\" (not defined under clusters)");
+  }
+}
 
 void validateRoute(const config::Route& route, const std::string& path,
                    ValidationContext* context) {

@@ -24,6 +24,10 @@ struct ValidationContext {
 // "listeners[0].route_config.virtual_hosts[0].routes[3]").
 void validateRoute(const config::Route& route, const std::string& path, ValidationContext* context);
 
+// Adds an error when `name` is empty or names no cluster defined in the config.
+void checkClusterReference(const std::string& name, const std::string& path,
+                           ValidationContext* context);
+
 // Adds an error when a duration is negative, or zero where zero is not allowed.
 void checkDuration(const google::protobuf::Duration& duration, bool zero_allowed,
                    const std::string& path, ValidationContext* context);

@@ -95,6 +95,47 @@ struct RetryPolicyDef {
   uint64_t base_interval_ms = 25;
 };
 
+// One step of a JSON path: an object key, an array index, or a wildcard for either.
+struct JsonPathStep {
+  enum class Kind { Key, Index, AnyKey, AnyIndex };
+
+  Kind kind = Kind::Key;
+  std::string key;     // Kind::Key only.
+  uint64_t index = 0;  // Kind::Index only.
+};
+
+using JsonPath = std::vector<JsonPathStep>;
+
+// How a parallel run compares a copy's answer with the primary's (MirrorCompare).
+struct MirrorCompareDef {
+  enum class Body { Exact, Json, Ignore };
+
+  bool enabled = false;
+  std::vector<std::string> headers;  // Lower-cased.
+  Body body = Body::Exact;
+  std::vector<JsonPath> ignored_json_paths;
+  bool noise_filter = false;
+  uint64_t max_body_bytes = 65536;
+};
+
+// One request mirror policy of a route (RequestMirrorPolicy).
+struct MirrorPolicyDef {
+  uint32_t cluster_index = 0;  // Index into Snapshot::clusters.
+
+  // A request is mirrored when its bucket is below this: kBucketCount mirrors all.
+  uint32_t bucket_limit = kBucketCount;
+  uint64_t timeout_ms = 15000;
+  uint32_t max_concurrent = 100;  // Per worker.
+  uint64_t max_body_bytes = 1 << 20;
+  bool allow_unsafe_methods = false;
+  std::string host_rewrite;  // Empty: the client's Host.
+  MirrorCompareDef compare;
+
+  // Row of the mirror counters and comparison results for this (route, cluster) pair.
+  // Set by the proxy before the snapshot is published.
+  uint32_t stats_slot = 0;
+};
+
 struct RouteDef {
   std::string name;
 
@@ -117,6 +158,9 @@ struct RouteDef {
   // the fallback cluster when there is one, else spill it to the other shares.
   bool strict = false;
   int32_t fallback_cluster_index = -1;  // Index into Snapshot::clusters; -1: none.
+
+  // Copies of each request for other clusters (parallel runs).
+  std::vector<MirrorPolicyDef> mirrors;
 };
 
 // A Host pattern: exact, "*.suffix" (Suffix holds ".suffix"), "prefix.*" or "*".
@@ -196,10 +240,18 @@ struct AccessLogDef {
   Format format = Format::Text;
 };
 
+// Process-wide limits of mirroring (Mirroring).
+struct MirroringDef {
+  uint64_t max_buffered_bytes = uint64_t{64} << 20;
+  uint32_t max_kept_diffs = 100;
+  uint32_t max_diff_body_bytes = 2048;
+};
+
 struct Snapshot {
   std::vector<ListenerDef> listeners;
   std::vector<ClusterDef> clusters;
   AccessLogDef access_log;
+  MirroringDef mirroring;
 
   // Where the config came from (a file path, "admin", ...) and the XXH3-64 of its text.
   std::string source;

@@ -7,6 +7,7 @@
 
 #include "config/address.h"
 #include "config/field_syntax.h"
+#include "config/mirror_policy.h"
 
 namespace turnout {
 namespace {
@@ -221,6 +222,7 @@ RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters) 
     compiled.timeout_ms = static_cast<uint64_t>(durationMillis(action.timeout()));
   }
   compiled.retry_policy = compileRetryPolicy(action);
+  compiled.mirrors = compileMirrorPolicies(action, clusters, compiled.timeout_ms);
   compileUnhealthyPolicy(action, clusters, &compiled);
   return compiled;
 }
@@ -380,6 +382,7 @@ std::shared_ptr<Snapshot> compileSnapshot(const config::Bootstrap& config,
     snapshot->listeners.push_back(compileListener(listener, clusters));
   }
   snapshot->access_log = compileAccessLog(config.access_log());
+  snapshot->mirroring = compileMirroring(config.mirroring());
 
   snapshot->source = source;
   snapshot->content_hash = content_hash;

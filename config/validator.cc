@@ -5,6 +5,7 @@
 
 #include "config/address.h"
 #include "config/field_syntax.h"
+#include "config/mirror_policy.h"
 #include "config/route_validator.h"
 
 namespace turnout {
@@ -313,5 +314,6 @@ std::vector<ConfigError> validateConfig(const config::Bootstrap& config) {
   checkAccessLog(config.access_log(), &context);
   return std::move(context.errors);
 }
+  checkMirroring(config.mirroring(), &context);
 
 }  // namespace turnout
