@@ -207,8 +207,8 @@ struct HealthCheckDef {
 
 struct OutlierDetectionDef {
   bool enabled = true;
-  uint32_t consecutive_5xx = 5;  // 0: this trigger is off.
-  uint32_t consecutive_gateway_failures = 3;  // 0: this trigger is off.
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_gateway_failures = 3;
   uint64_t base_ejection_ms = 30000;
   uint64_t max_ejection_ms = 300000;
   uint32_t max_ejection_percent = 50;

@@ -219,11 +219,13 @@ void checkHealthCheck(const config::HealthCheck& check, const std::string& path,
   if (check.path().empty() || check.path().front() != '/') {
     context->add(path + ".path", "must start with \"/\"");
   }
-  if (check.has_interval()) {
-    checkDuration(check.interval(), false, path + ".interval", context);
-    if (durationMillis(check.interval()) < 100 && !isNegative(check.interval())) {
-      context->add(path + ".interval", "must be at least 0.1s");
+  if (check.has_interval() && !isNegative(check.interval())) {
+    int64_t interval = durationMillis(check.interval());
+    if (interval < 100 || interval > 3600 * 1000) {
+      context->add(path + ".interval", "must be in 0.1s..1h");
     }
+  } else if (check.has_interval()) {
+    checkDuration(check.interval(), false, path + ".interval", context);
   }
   if (check.has_timeout()) {
     checkDuration(check.timeout(), false, path + ".timeout", context);
@@ -312,8 +314,8 @@ std::vector<ConfigError> validateConfig(const config::Bootstrap& config) {
   checkListeners(config, &context);
   checkClusters(config, &context);
   checkAccessLog(config.access_log(), &context);
+  checkMirroring(config.mirroring(), &context);
   return std::move(context.errors);
 }
-  checkMirroring(config.mirroring(), &context);
 
 }  // namespace turnout

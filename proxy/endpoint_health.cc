@@ -60,7 +60,7 @@ void ClusterHealth::record(size_t index, ExchangeOutcome outcome, uint64_t now_m
       return;
     case ExchangeOutcome::ServerError: {
       uint32_t count = health.consecutive_5xx.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (outlier_.consecutive_5xx != 0 && count >= outlier_.consecutive_5xx) {
+      if (count >= outlier_.consecutive_5xx) {
         maybeEject(index, "consecutive 5xx responses", now_ms);
       }
       return;
@@ -68,8 +68,7 @@ void ClusterHealth::record(size_t index, ExchangeOutcome outcome, uint64_t now_m
     case ExchangeOutcome::GatewayFailure: {
       uint32_t count =
           health.consecutive_gateway_failures.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (outlier_.consecutive_gateway_failures != 0 &&
-          count >= outlier_.consecutive_gateway_failures) {
+      if (count >= outlier_.consecutive_gateway_failures) {
         maybeEject(index, "consecutive connect failures, resets or timeouts", now_ms);
       }
       return;

@@ -135,7 +135,8 @@ void onCheckConnect(uv_connect_t* request, int status) {
     finishCheck(check, false, std::string("connect: ") + uv_strerror(status));
     return;
   }
-  uv_buf_t buffer = uv_buf_init(check->request.data(), static_cast<unsigned>(check->request.size()));
+  uv_buf_t buffer =
+      uv_buf_init(check->request.data(), static_cast<unsigned>(check->request.size()));
   check->write.data = check;
   uv_write(&check->write, reinterpret_cast<uv_stream_t*>(&check->tcp), &buffer, 1,
            [](uv_write_t* write, int status) {

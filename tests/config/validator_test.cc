@@ -118,6 +118,27 @@ const InvalidCase kClusterCases[] = {
      "clusters[0].connect_timeout", "must be positive"},
     {"ConnectTimeoutNegative", withClusters("[{name: stable, connect_timeout: -0.5s}]"),
      "clusters[0].connect_timeout", "must not be negative"},
+    {"HealthCheckPathMissing", withClusters("[{name: stable, health_check: {interval: 1s}}]"),
+     "clusters[0].health_check.path", "must start with \"/\""},
+    {"HealthCheckIntervalTooShort",
+     withClusters("[{name: stable, health_check: {path: /h, interval: 0.01s}}]"),
+     "clusters[0].health_check.interval", "0.1s..1h"},
+    {"HealthCheckIntervalTooLong",
+     withClusters("[{name: stable, health_check: {path: /h, interval: 7200s}}]"),
+     "clusters[0].health_check.interval", "0.1s..1h"},
+    {"HealthCheckThresholdTooLarge",
+     withClusters("[{name: stable, health_check: {path: /h, healthy_threshold: 101}}]"),
+     "clusters[0].health_check.healthy_threshold", "1..100"},
+    {"HealthCheckStatusOutOfRange",
+     withClusters("[{name: stable, health_check: {path: /h, expected_statuses: [200, 99]}}]"),
+     "clusters[0].health_check.expected_statuses[1]", "100..599"},
+    {"EjectionPercentTooLarge",
+     withClusters("[{name: stable, outlier_detection: {max_ejection_percent: 101}}]"),
+     "clusters[0].outlier_detection.max_ejection_percent", "0..100"},
+    {"MaxEjectionBelowBase",
+     withClusters("[{name: stable, outlier_detection: {base_ejection_time: 60s, "
+                  "max_ejection_time: 10s}}]"),
+     "clusters[0].outlier_detection.max_ejection_time", "at least base_ejection_time"},
 };
 
 const InvalidCase kVirtualHostCases[] = {
@@ -176,6 +197,21 @@ const InvalidCase kMatchCases[] = {
 };
 
 const InvalidCase kActionCases[] = {
+    {"RetriesTooMany", withAction("{cluster: stable, retry_policy: {num_retries: 6}}"),
+     kRoutePath + ".route.retry_policy.num_retries", "0..5"},
+    {"RetryConditionUnknown",
+     withAction("{cluster: stable, retry_policy: {retry_on: [connect-failure, 5xx]}}"),
+     kRoutePath + ".route.retry_policy.retry_on[1]", "unknown condition \"5xx\""},
+    {"PerTryTimeoutZero", withAction("{cluster: stable, retry_policy: {per_try_timeout: 0s}}"),
+     kRoutePath + ".route.retry_policy.per_try_timeout", "must be positive"},
+    {"FallbackUndefined",
+     withAction("{weighted_clusters: {clusters: [{name: stable, weight: 1}], "
+                "fallback_cluster: nope}}"),
+     kSplit + ".fallback_cluster", "unknown cluster \"nope\""},
+    {"StrictWithFallback",
+     withAction("{weighted_clusters: {clusters: [{name: stable, weight: 1}], "
+                "fallback_cluster: canary, strict: true}}"),
+     kSplit + ".fallback_cluster", "a strict split has no fallback"},
     {"RouteWithoutAction", withRoute("{name: r, match: {prefix: /}}"), kRoutePath + ".route",
      "is required"},
     {"NoClusterSpecifier", withAction("{timeout: 1s}"), kRoutePath + ".route",
