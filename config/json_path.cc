@@ -70,8 +70,8 @@ std::optional<JsonPath> parseJsonPath(std::string_view text, std::string* reason
   JsonPath path;
   bool want_key = rest.empty() || rest.front() != '[';
   while (!rest.empty() || want_key) {
-    std::optional<JsonPathStep> step = want_key ? parseKey(&rest, reason)
-                                                : parseBracket(&rest, reason);
+    std::optional<JsonPathStep> step =
+        want_key ? parseKey(&rest, reason) : parseBracket(&rest, reason);
     if (!step) {
       return std::nullopt;
     }

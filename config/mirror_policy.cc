@@ -42,8 +42,8 @@ bool isHostText(const std::string& text) {
 void checkLimit(uint64_t value, uint64_t high, const std::string& path,
                 ValidationContext* context) {
   if (value > high) {
-    context->add(path, "must be at most " + std::to_string(high) + ", got " +
-                           std::to_string(value));
+    context->add(path,
+                 "must be at most " + std::to_string(high) + ", got " + std::to_string(value));
   }
 }
 
@@ -86,9 +86,9 @@ void checkPolicy(const config::RequestMirrorPolicy& policy, const std::string& p
   checkLimit(policy.max_concurrent(), kMaxMaxConcurrent, path + ".max_concurrent", context);
   checkLimit(policy.max_body_bytes(), kMaxMirrorBodyBytes, path + ".max_body_bytes", context);
   if (!policy.host_rewrite().empty() && !isHostText(policy.host_rewrite())) {
-    context->add(path + ".host_rewrite",
-                 "\"" + policy.host_rewrite() + "\" is not a host[:port] (letters, digits, "
-                 "\"-._:[]\")");
+    context->add(path + ".host_rewrite", "\"" + policy.host_rewrite() +
+                                             "\" is not a host[:port] (letters, digits, "
+                                             "\"-._:[]\")");
   }
   if (policy.has_compare()) {
     checkCompare(policy.compare(), path + ".compare", context);
@@ -158,8 +158,8 @@ void checkMirroring(const config::Mirroring& mirroring, ValidationContext* conte
 }
 
 std::vector<MirrorPolicyDef> compileMirrorPolicies(
-    const config::RouteAction& action,
-    const std::unordered_map<std::string, uint32_t>& clusters, uint64_t route_timeout_ms) {
+    const config::RouteAction& action, const std::unordered_map<std::string, uint32_t>& clusters,
+    uint64_t route_timeout_ms) {
   std::vector<MirrorPolicyDef> compiled;
   for (const config::RequestMirrorPolicy& policy : action.request_mirror_policies()) {
     MirrorPolicyDef def;
@@ -186,9 +186,8 @@ std::vector<MirrorPolicyDef> compileMirrorPolicies(
 
 MirroringDef compileMirroring(const config::Mirroring& mirroring) {
   MirroringDef compiled;
-  compiled.max_buffered_bytes = mirroring.max_buffered_bytes() != 0
-                                    ? mirroring.max_buffered_bytes()
-                                    : kDefaultBufferedBytes;
+  compiled.max_buffered_bytes =
+      mirroring.max_buffered_bytes() != 0 ? mirroring.max_buffered_bytes() : kDefaultBufferedBytes;
   compiled.max_kept_diffs =
       mirroring.max_kept_diffs() != 0 ? mirroring.max_kept_diffs() : kDefaultKeptDiffs;
   compiled.max_diff_body_bytes = mirroring.max_diff_body_bytes() != 0

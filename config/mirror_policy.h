@@ -27,8 +27,8 @@ void checkMirroring(const config::Mirroring& mirroring, ValidationContext* conte
 // The compiled policies of a validated action. `clusters` maps cluster names to their
 // index in Snapshot::clusters; `route_timeout_ms` is the default timeout of a copy.
 std::vector<MirrorPolicyDef> compileMirrorPolicies(
-    const config::RouteAction& action,
-    const std::unordered_map<std::string, uint32_t>& clusters, uint64_t route_timeout_ms);
+    const config::RouteAction& action, const std::unordered_map<std::string, uint32_t>& clusters,
+    uint64_t route_timeout_ms);
 
 MirroringDef compileMirroring(const config::Mirroring& mirroring);
 
