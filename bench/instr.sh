@@ -103,13 +103,34 @@ per_request_syscalls() {
     END { printf "  %-16s %6.2f\n", "total", sum }' "$1" "$2" | sort -k2 -g -r
 }
 
-# Top functions of a callgrind file, by self cost and by inclusive cost.
+# function_costs FILE [--inclusive=yes]: "instructions<TAB>function" for every function
+# in a callgrind file (file names and object paths dropped).
+function_costs() {
+  callgrind_annotate --auto=no --threshold=100 "$@" 2>/dev/null | awk '
+    /^ *[0-9,]+ +\([ 0-9.]+%\) +[^ ]/ && !/PROGRAM TOTALS/ {
+      count = $1; gsub(/,/, "", count)
+      name = $0; sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", name)
+      sub(/ \[[^]]*\]$/, "", name); sub(/^[^:]*:/, "", name)
+      cost[name] += count
+    }
+    END { for (name in cost) printf "%d\t%s\n", cost[name], name }'
+}
+
+# print_profile ONCE TWICE: the functions with the most instructions per request, self and
+# inclusive: each function's count in the 2R run minus the R run, over R, so start-up
+# (config parsing, dynamic linking) drops out.
 print_profile() {
-  local out=$1
-  echo "--- self (exclusive) instructions, top 25"
-  callgrind_annotate "$out" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n '1,27p'
-  echo "--- inclusive instructions, top 25"
-  callgrind_annotate --inclusive=yes "$out" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n '1,27p'
+  local once=$1 twice=$2 kind
+  for kind in self inclusive; do
+    local flag=()
+    [ "$kind" = inclusive ] && flag=(--inclusive=yes)
+    echo "--- $kind instructions per request, top 25"
+    awk -F '\t' -v r="$R" '
+      FNR == NR { once[$2] = $1; next }
+      { n = ($1 - once[$2]) / r; if (n >= 1) printf "%9.0f  %s\n", n, $2 }' \
+      <(function_costs "$once" "${flag[@]}") <(function_costs "$twice" "${flag[@]}") |
+      sort -g -r | head -25 | cut -c1-160
+  done
 }
 
 main() {
@@ -146,7 +167,7 @@ main() {
       "(totals $(instructions "$once") for $R requests," \
       "$(instructions "$twice") for $((2 * R)))"
     if [ "$PROFILE" = 1 ]; then
-      print_profile "$twice"
+      print_profile "$once" "$twice"
     fi
   done
 }
