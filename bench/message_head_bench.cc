@@ -49,7 +49,9 @@ constexpr std::string_view kBackendResponse =
 constexpr size_t kHeadLimit = 65536;
 
 // The head callbacks of both proxy connections, reduced to their MessageHead work.
-MessageHead& headOf(llhttp_t* parser) { return *static_cast<MessageHead*>(parser->data); }
+MessageHead& headOf(llhttp_t* parser) {
+  return *static_cast<MessageHead*>(parser->data);
+}
 
 int onMessageBegin(llhttp_t* parser) {
   headOf(parser).reset(kHeadLimit);
@@ -78,7 +80,9 @@ int onHeadersComplete(llhttp_t* parser) {
 }
 
 // Pauses after each message, as the proxy does, so that a pipelined next one waits.
-int onMessageComplete(llhttp_t* parser) { return HPE_PAUSED; }
+int onMessageComplete(llhttp_t* parser) {
+  return HPE_PAUSED;
+}
 
 llhttp_settings_t headSettings() {
   llhttp_settings_t settings;
