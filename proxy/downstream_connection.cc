@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <cctype>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -187,12 +188,29 @@ const char* headProblem(const llhttp_t& parser, const MessageHead& head) {
 // RFC 9112 2.2: lines end in CRLF. llhttp 8 also takes a bare LF after the request line
 // and at the end of the head, and any byte after the CR that ends the head. `previous`
 // is the byte before `data`.
+// The next `byte` in [from, end), or nullptr.
+const char* findByte(const char* from, const char* end, char byte) {
+  return static_cast<const char*>(std::memchr(from, byte, static_cast<size_t>(end - from)));
+}
+
 bool hasBareCrOrLf(char previous, const char* data, size_t length) {
-  for (size_t i = 0; i < length; ++i) {
-    if ((data[i] == '\n') != (previous == '\r')) {
+  // Every LF must follow a CR, and every CR precede an LF. memchr scans a head many bytes
+  // at a time; line ends are few.
+  const char* end = data + length;
+  for (const char* lf = findByte(data, end, '\n'); lf != nullptr;
+       lf = findByte(lf + 1, end, '\n')) {
+    if ((lf == data ? previous : lf[-1]) != '\r') {
       return true;
     }
-    previous = data[i];
+  }
+  if (previous == '\r' && data[0] != '\n') {
+    return true;
+  }
+  for (const char* cr = findByte(data, end, '\r'); cr != nullptr;
+       cr = findByte(cr + 1, end, '\r')) {
+    if (cr + 1 < end && cr[1] != '\n') {
+      return true;
+    }
   }
   return false;
 }

@@ -1,6 +1,8 @@
 // Collects the pieces of one HTTP message head as llhttp reports them.
 #include "proxy/message_head.h"
 
+#include "config/field_syntax.h"
+
 #include "filters/text.h"
 
 namespace turnout {
@@ -17,13 +19,6 @@ std::string_view trimWhitespace(std::string_view text) {
 }
 
 // RFC 9110 5.6.2: tchar.
-bool isTokenChar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-    return true;
-  }
-  return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // The wire bytes of a header line besides its name and value: ": " and CRLF.
 constexpr size_t kLineOverhead = 4;
 
@@ -112,13 +107,8 @@ bool MessageHead::has(std::string_view lower_name) const {
 
 bool MessageHead::namesAreTokens() const {
   for (const HeaderView& header : headers_) {
-    if (header.name.empty()) {
+    if (!isHttpToken(header.name)) {
       return false;
-    }
-    for (char c : header.name) {
-      if (!isTokenChar(c)) {
-        return false;
-      }
     }
   }
   return true;
