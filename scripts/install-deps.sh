@@ -8,6 +8,7 @@ packages=(
   libuv1-dev node-llhttp libprotobuf-dev protobuf-compiler libyaml-cpp-dev libre2-dev
   libjemalloc-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl wrk nginx haproxy procps valgrind
+  clang libclang-rt-14-dev
 )
 
 missing=()
