@@ -13,11 +13,21 @@ Endpoints (any method):
                                  served, this one excluded}.
   anything else                  200, JSON: backend name, method, path, query, the request
                                  headers in received order and spelling, body size and SHA-256.
+
+For parallel runs (docs/parallel-run.md), the default answer takes two more knobs:
+  ?fields=1                      adds "price": 10 and "meta": {"timestamp": now,
+                                 "nonce": random} to the JSON and "X-Version: 1" to the head;
+                                 the meta values differ on every answer (noise).
+  ?diff=KIND with --differ       this backend answers differently: KIND status gives 500,
+                                 header gives X-Version: 2, field gives "price": 12, ignored
+                                 gives "meta.timestamp": -1. Without --differ, diff is ignored.
+  --delay-ms N                   every answer waits N milliseconds first (a slow version).
 """
 
 import argparse
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -35,10 +45,12 @@ class CountingServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, handler, name, verbose):
+    def __init__(self, address, handler, name, verbose, differ=False, delay_ms=0):
         super().__init__(address, handler)
         self.name = name
         self.verbose = verbose
+        self.differ = differ
+        self.delay_ms = delay_ms
         self.lock = threading.Lock()
         self.accepted = 0
         self.requests = 0
@@ -94,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         self.server.count_request()
+        if self.server.delay_ms > 0:
+            time.sleep(min(self.server.delay_ms, MAX_SLOW_MS) / 1000.0)
         if url.path == "/download":
             self.download(query)
         elif url.path == "/slow":
@@ -101,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
             self.answer_json(200, self.echo(url, body))
         elif url.path == "/status":
             self.answer_json(int_param(query, "code", 200), self.echo(url, body))
+        elif query.get("fields", ["0"])[0] == "1":
+            self.answer_fields(query, self.echo(url, body))
         else:
             self.answer_json(200, self.echo(url, body))
 
@@ -155,6 +171,20 @@ class Handler(BaseHTTPRequestHandler):
             "body_sha256": hashlib.sha256(body).hexdigest(),
         }
 
+    def answer_fields(self, query, obj):
+        # The same answer on every backend but for the noise in meta, unless this backend
+        # was started with --differ and the request asks for a difference.
+        diff = query.get("diff", [""])[0] if self.server.differ else ""
+        obj["price"] = 12 if diff == "field" else 10
+        obj["meta"] = {
+            "timestamp": -1 if diff == "ignored" else time.time(),
+            "nonce": os.urandom(8).hex(),
+        }
+        status = 500 if diff == "status" else 200
+        version = "2" if diff == "header" else "1"
+        self.answer(status, "application/json", json.dumps(obj).encode() + b"\n",
+                    [("X-Version", version)])
+
     def download(self, query):
         total = int_param(query, "bytes", 0)
         chunked = query.get("chunked", ["0"])[0] == "1"
@@ -186,12 +216,14 @@ class Handler(BaseHTTPRequestHandler):
     def answer_text(self, status, text):
         self.answer(status, "text/plain", text.encode())
 
-    def answer(self, status, content_type, payload):
+    def answer(self, status, content_type, payload, extra_headers=()):
         # 1xx, 204 and 304 answers carry no body (RFC 9110 sections 15.2, 15.3.5, 15.4.5).
         bodiless = status < 200 or status in (204, 304)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("X-Backend", self.server.name)
+        for name, value in extra_headers:
+            self.send_header(name, value)
         if not bodiless:
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -212,9 +244,14 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--verbose", action="store_true", help="one stderr line per request")
+    parser.add_argument("--differ", action="store_true",
+                        help="answer ?fields=1&diff=KIND requests differently (parallel runs)")
+    parser.add_argument("--delay-ms", type=int, default=0,
+                        help="wait this long before every answer")
     args = parser.parse_args()
 
-    server = CountingServer((args.host, args.port), Handler, args.name, args.verbose)
+    server = CountingServer((args.host, args.port), Handler, args.name, args.verbose,
+                            args.differ, args.delay_ms)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

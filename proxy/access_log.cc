@@ -154,6 +154,9 @@ void AccessLog::appendText(const AccessRecord& r) {
   out.append(" total_ms=").append(std::to_string(r.total_ms));
   out.append(" error=");
   appendTextValue(r.error, &out);
+  if (r.shadow) {
+    out.append(" shadow=1");
+  }
   out.push_back('\n');
 }
 
@@ -182,6 +185,9 @@ void AccessLog::appendJson(const AccessRecord& r) {
   out.append(",\"total_ms\":").append(std::to_string(r.total_ms));
   out.append(",\"error\":");
   appendJsonString(r.error, &out);
+  if (r.shadow) {
+    out.append(",\"shadow\":true");
+  }
   out.append("}\n");
 }
 

@@ -29,6 +29,7 @@ struct AccessRecord {
   int64_t upstream_ms = -1;  // From sending upstream to the last response byte; -1: none.
   int64_t total_ms = 0;
   std::string_view error;  // Empty, or the error code of a local answer or abort.
+  bool shadow = false;  // A mirrored copy (parallel run), not a request a client sees.
 };
 
 // Where the lines go. Shared by every worker; opened once at start-up.

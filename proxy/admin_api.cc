@@ -190,6 +190,12 @@ AdminResponse AdminApi::route(const AdminRequest& request) {
   if (path == "/stats") {
     return method == "GET" ? stats() : methodNotAllowed("GET");
   }
+  if (path == "/diffs") {
+    if (method != "GET") {
+      return methodNotAllowed("GET");
+    }
+    return {200, "application/json", options_.diffs ? options_.diffs() : "{\"diffs\":[]}\n"};
+  }
   if (path == "/weights") {
     return method == "DELETE" ? changeReply(manager.clearWeights("")) : methodNotAllowed("DELETE");
   }

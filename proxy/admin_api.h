@@ -30,6 +30,7 @@ struct AdminApiOptions {
   ConfigManager* manager = nullptr;
   std::string token;                           // Empty: no token is asked for.
   std::function<std::string()> request_stats;  // Prometheus lines of the request counters.
+  std::function<std::string()> diffs;          // GET /diffs: the mirror comparisons (JSON).
   std::function<bool()> ready;                 // Serving and not stopping.
 };
 

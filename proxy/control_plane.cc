@@ -67,8 +67,13 @@ void reportChange(bool error, const std::string& line) {
 }  // namespace
 
 ControlPlane::ControlPlane(const std::string& config_path, SnapshotStore& store,
-                           const std::vector<std::unique_ptr<Worker>>& workers)
-    : config_path_(config_path), store_(store), workers_(workers), listeners_(workers) {
+                           const std::vector<std::unique_ptr<Worker>>& workers,
+                           MirrorHub& mirror_hub)
+    : config_path_(config_path),
+      store_(store),
+      workers_(workers),
+      listeners_(workers),
+      mirror_hub_(mirror_hub) {
   auto publish = [this](std::shared_ptr<Snapshot> snapshot, std::string* error) {
     return putIntoService(std::move(snapshot), error);
   };
@@ -92,6 +97,7 @@ bool ControlPlane::loadInitial() {
 bool ControlPlane::putIntoService(std::shared_ptr<Snapshot> snapshot, std::string* error) {
   // Rows for the request counters first: the snapshot is immutable once published.
   stats_slots_.assign(snapshot.get());
+  mirror_hub_.prepare(snapshot.get());
   if (!listeners_.prepare(*snapshot, error)) {
     return false;
   }
@@ -143,6 +149,7 @@ bool ControlPlane::openAdmin(const config::Admin& admin) {
   options.manager = manager_.get();
   options.token = token;
   options.request_stats = [this] { return requestStats(); };
+  options.diffs = [this] { return mirror_hub_.diffs.renderJson(); };
   options.ready = [this] { return ready_.load(); };
   admin_api_ = std::make_unique<AdminApi>(std::move(options));
   admin_server_ = std::make_unique<AdminServer>(control_loop_->loop(), *admin_api_);
@@ -176,10 +183,13 @@ void ControlPlane::stop() {
 
 std::string ControlPlane::requestStats() const {
   std::vector<const RequestCounters*> counters;
+  std::vector<const MirrorCounters*> mirror_counters;
   for (const auto& worker : workers_) {
     counters.push_back(&worker->counters());
+    mirror_counters.push_back(&worker->mirrorCounters());
   }
-  return renderRequestCounters(stats_slots_, counters);
+  return renderRequestCounters(stats_slots_, counters) +
+         renderMirrorStats(mirror_hub_, mirror_counters);
 }
 
 }  // namespace turnout

@@ -22,9 +22,10 @@ namespace turnout {
 
 class ControlPlane {
  public:
-  // `workers` exist (not necessarily started) and outlive the control plane.
+  // `workers` exist (not necessarily started) and, like `mirror_hub`, outlive the control
+  // plane.
   ControlPlane(const std::string& config_path, SnapshotStore& store,
-               const std::vector<std::unique_ptr<Worker>>& workers);
+               const std::vector<std::unique_ptr<Worker>>& workers, MirrorHub& mirror_hub);
   ~ControlPlane();
 
   ControlPlane(const ControlPlane&) = delete;
@@ -46,7 +47,11 @@ class ControlPlane {
   // SIGHUP: re-reads the config file. Signal thread.
   void reloadOnSignal();
 
-  // Before the workers stop: /ready turns 503, then the admin API and the watch close.
+  // The workers are about to drain: GET /ready answers 503 from now on, so that a load
+  // balancer stops sending new clients while in-flight requests finish.
+  void markStopping() { ready_.store(false); }
+
+  // After the workers stopped: the admin API and the file watch close.
   void stop();
 
  private:
@@ -59,6 +64,7 @@ class ControlPlane {
   const std::vector<std::unique_ptr<Worker>>& workers_;
   ListenerSet listeners_;
   StatsSlots stats_slots_;
+  MirrorHub& mirror_hub_;
   std::unique_ptr<ConfigManager> manager_;
   std::atomic<bool> ready_{false};
 

@@ -37,6 +37,7 @@ class Server {
   SnapshotStore store_;
   AccessLogSink access_log_;
   HealthRegistry health_;
+  MirrorHub mirror_hub_;  // Before the workers and the control plane that use it.
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ControlPlane> control_;  // After workers_: destroyed first.

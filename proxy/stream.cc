@@ -153,6 +153,7 @@ void Stream::start() {
     worker_.appendRequestId(&request_id_);
     generated_request_id_ = true;
   }
+  mirror_tap_.start(*this);
   connectUpstream(false);
 }
 
@@ -290,6 +291,7 @@ void Stream::sendHead() {
 
 void Stream::onRequestBody(std::string_view bytes) {
   bytes_in_ += bytes.size();
+  mirror_tap_.onRequestBody(bytes);
   if (upstream_ == nullptr) {
     return;
   }
@@ -305,6 +307,7 @@ void Stream::onRequestBody(std::string_view bytes) {
 
 void Stream::onRequestComplete() {
   request_complete_ = true;
+  mirror_tap_.onRequestComplete();
   if (upstream_ == nullptr) {
     return;
   }
@@ -362,6 +365,7 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
   }
 
   status_ = response.status;
+  mirror_tap_.onPrimaryHeaders(response);
   if (response.no_body) {
     response_framing_ = ResponseFraming::NoBody;
   } else if (response.has_content_length) {
@@ -402,6 +406,7 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
 
 void Stream::onUpstreamBody(std::string_view bytes) {
   bytes_out_ += bytes.size();
+  mirror_tap_.onPrimaryBody(bytes);
   std::string* out = connection_.outbox().buffer();
   if (response_framing_ == ResponseFraming::Chunked) {
     appendChunkHeader(bytes.size(), out);
@@ -429,6 +434,7 @@ void Stream::onDownstreamDrained() {
 
 void Stream::onUpstreamComplete() {
   upstream_ = nullptr;
+  mirror_tap_.onPrimaryComplete();
   upstream_end_ms_ = uv_now(worker_.loop());
   if (response_framing_ == ResponseFraming::Chunked) {
     connection_.outbox().append("0\r\n\r\n");

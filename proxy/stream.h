@@ -16,6 +16,7 @@
 #include "filters/split.h"
 #include "proxy/local_reply.h"
 #include "proxy/message_head.h"
+#include "proxy/mirror_tap.h"
 #include "proxy/upstream_connection.h"
 #include "proxy/worker.h"
 
@@ -81,6 +82,9 @@ class Stream : public UpstreamClient, public Deferred {
   void onUpstreamDrained() override;
 
  private:
+  // The tap reads the routing decision and the request head to build the copies.
+  friend class MirrorTap;
+
   void parseTarget();
   bool chooseCluster();
   int32_t spillTarget(uint64_t now_ms);
@@ -137,6 +141,9 @@ class Stream : public UpstreamClient, public Deferred {
   uint64_t bytes_out_ = 0;
   uint64_t upstream_start_ms_ = 0;
   uint64_t upstream_end_ms_ = 0;
+
+  // Copies of this request for the route's mirror policies.
+  MirrorTap mirror_tap_;
 };
 
 }  // namespace turnout

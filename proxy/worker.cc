@@ -7,6 +7,7 @@
 #include "filters/split.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/log.h"
+#include "proxy/mirror_exchange.h"
 
 namespace turnout {
 namespace {
@@ -17,7 +18,7 @@ constexpr uint64_t kTickMs = 100;
 }  // namespace
 
 Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
-               HealthRegistry& health)
+               HealthRegistry& health, MirrorHub* mirror_hub)
     : id_(id),
       snapshots_(store),
       health_(health),
@@ -34,6 +35,11 @@ Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
   tick_.data = this;
   drain_timer_.data = this;
   check_.data = this;
+  if (mirror_hub == nullptr) {
+    own_mirror_hub_ = std::make_unique<MirrorHub>();
+    mirror_hub = own_mirror_hub_.get();
+  }
+  mirrors_ = std::make_unique<MirrorManager>(*this, *mirror_hub);
 }
 
 Worker::~Worker() {
@@ -119,6 +125,8 @@ void Worker::countRequest(const RouteDef* route, const SplitDecision* decision, 
   counters_.count(slot, status);
 }
 
+const MirrorCounters& Worker::mirrorCounters() const { return mirrors_->counters(); }
+
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
 }
@@ -190,6 +198,7 @@ void Worker::closeEverything() {
   for (auto& pool : retired_pools_) {
     pool->closeIdle();
   }
+  mirrors_->closeAll();
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_signal_), nullptr);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "proxy/access_log.h"
+#include "proxy/mirror_stats.h"
 #include "proxy/request_stats.h"
 #include "proxy/snapshot_store.h"
 #include "proxy/upstream_pool.h"
@@ -23,6 +24,7 @@
 namespace turnout {
 
 class DownstreamConnection;
+class MirrorManager;
 struct SplitDecision;
 
 // Anything freed only after the callback that ended it has returned.
@@ -33,8 +35,9 @@ class Deferred {
 
 class Worker {
  public:
+  // `mirror_hub` is shared by the workers of a process; null gives this worker its own.
   Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
-         HealthRegistry& health);
+         HealthRegistry& health, MirrorHub* mirror_hub = nullptr);
   ~Worker();
 
   Worker(const Worker&) = delete;
@@ -60,6 +63,9 @@ class Worker {
   // Request counters of this worker, summed by the admin thread for GET /stats.
   const RequestCounters& counters() const { return counters_; }
 
+  // Mirror counters of this worker, summed by the admin thread for GET /stats.
+  const MirrorCounters& mirrorCounters() const;
+
   // --- Worker thread only from here on. ---
 
   uv_loop_t* loop() { return &loop_; }
@@ -78,6 +84,9 @@ class Worker {
   void appendRequestId(std::string* out);
 
   AccessLog& accessLog() { return access_log_; }
+
+  // The copies of requests this worker sends to mirror clusters (parallel runs).
+  MirrorManager& mirrors() { return *mirrors_; }
 
   // Frees `object` at the end of this loop iteration.
   void deferDelete(std::unique_ptr<Deferred> object);
@@ -140,6 +149,10 @@ class Worker {
   std::unordered_map<std::string, std::unique_ptr<ClusterPool>> pools_;
   std::vector<std::unique_ptr<ClusterPool>> retired_pools_;
   std::vector<ClusterPool*> pools_by_index_;
+
+  // Before the graveyard: a stream freed there still tells its copies it is gone.
+  std::unique_ptr<MirrorHub> own_mirror_hub_;
+  std::unique_ptr<MirrorManager> mirrors_;
   std::vector<std::unique_ptr<Deferred>> graveyard_;
   DownstreamConnection* connections_ = nullptr;  // Intrusive list head.
   size_t connection_count_ = 0;
