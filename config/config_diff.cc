@@ -118,10 +118,10 @@ void diffWeights(const config::Bootstrap& before, const config::Bootstrap& after
   }
 }
 
-void diffSection(const char* name, const google::protobuf::Message& before,
+void diffSection(const char* name, const char* note, const google::protobuf::Message& before,
                  const google::protobuf::Message& after, std::vector<std::string>* lines) {
   if (!MessageDifferencer::Equals(before, after)) {
-    lines->push_back(std::string(name) + " changed");
+    lines->push_back(std::string(name) + " " + note);
   }
 }
 
@@ -133,9 +133,12 @@ std::vector<std::string> describeChanges(const config::Bootstrap& before,
   diffNamed("listener", before.listeners(), after.listeners(), describeListener, &lines);
   diffNamed("cluster", before.clusters(), after.clusters(), describeCluster, &lines);
   diffWeights(before, after, &lines);
-  diffSection("access_log", before.access_log(), after.access_log(), &lines);
-  diffSection("admin", before.admin(), after.admin(), &lines);
-  diffSection("runtime", before.runtime(), after.runtime(), &lines);
+  // The access log and the admin API are opened once, at start-up.
+  diffSection("access_log", "changed; takes effect after a restart", before.access_log(),
+              after.access_log(), &lines);
+  diffSection("admin", "changed; takes effect after a restart", before.admin(), after.admin(),
+              &lines);
+  diffSection("runtime", "changed", before.runtime(), after.runtime(), &lines);
   return lines;
 }
 

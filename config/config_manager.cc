@@ -77,6 +77,17 @@ std::string joinLines(const std::vector<std::string>& lines) {
 
 }  // namespace
 
+std::vector<ConfigError> checkRuntimeRulesOfFile(const std::string& path) {
+  std::string text;
+  std::string error;
+  if (!readText(path, &text, &error)) {
+    return {{"", error}};
+  }
+  std::vector<ConfigError> errors;
+  std::optional<config::Bootstrap> config = parseText(text, path, &errors);
+  return config ? validateRuntimeRules(*config) : errors;
+}
+
 const char* changeSourceName(ChangeSource source) {
   switch (source) {
     case ChangeSource::File:

@@ -32,14 +32,13 @@ int Server::run() {
   signal(SIGPIPE, SIG_IGN);
 
   for (int i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_, health_, &mirror_hub_));
+    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_, health_));
   }
 
   // The first version: listeners bound (the workers accept once they run), the snapshot
   // published; then the admin API and the file watch, so a start that must fail does so
   // before any traffic.
-  control_ = std::make_unique<ControlPlane>(options_.config_path, store_, workers_,
-                                            mirror_hub_);
+  control_ = std::make_unique<ControlPlane>(options_.config_path, store_, workers_);
   if (!control_->loadInitial()) {
     return 1;
   }
@@ -78,13 +77,14 @@ int Server::waitForSignals() {
       continue;
     }
     TURNOUT_LOG(Info, "server", std::string("stopping on ") + strsignal(received));
-    control_->stop();
+    control_->markStopping();
     for (auto& worker : workers_) {
       worker->requestStop(options_.drain_timeout_ms);
     }
     for (auto& worker : workers_) {
       worker->join();
     }
+    control_->stop();
     health_checker_->stop();
     TURNOUT_LOG(Info, "server", "stopped");
     return 0;
