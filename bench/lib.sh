@@ -23,6 +23,57 @@ PORT_HAPROXY_HDR20=21091
 PORT_TURNOUT_HDR20=21092
 PORT_TURNOUT2_HDR20=21093
 
+# The wrk arguments of run.sh's cases (used by run.sh and perf.sh).
+BROWSER_HEADERS=(
+  -H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+  -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+  -H "Accept-Language: en-GB,en;q=0.5"
+  -H "Accept-Encoding: gzip, deflate, br"
+  -H "Cookie: session=4f1c2b9e; theme=dark; uid=user-48213"
+  -H "X-User: user-48213"
+)
+
+# case_spec NAME: sets CASE_CONNS, CASE_PATH, CASE_ARGS (extra wrk arguments) and
+# CASE_HDR20 (1: use the hdr20 listeners).
+case_spec() {
+  CASE_CONNS=64
+  CASE_PATH=/
+  CASE_ARGS=()
+  CASE_HDR20=0
+  case "$1" in
+    small | scale) ;;
+    1k) CASE_PATH=/files/1k ;;
+    64k) CASE_PATH=/files/64k ;;
+    conn1000) CASE_CONNS=1000 ;;
+    close) CASE_ARGS=(-H "Connection: close") ;;
+    upload)
+      CASE_PATH=/upload
+      CASE_ARGS=(-s "$BENCH_DIR/upload.lua")
+      ;;
+    hdr20)
+      CASE_ARGS=("${BROWSER_HEADERS[@]}")
+      CASE_HDR20=1
+      ;;
+    *) die "unknown case $1 (known: small 1k 64k conn1000 close upload hdr20 scale)" ;;
+  esac
+  CASE_CONNS=${CONNS:-$CASE_CONNS}
+}
+
+# target_port TARGET: the port of a target for the current case.
+target_port() {
+  case "$1:$CASE_HDR20" in
+    direct:*) echo "$PORT_BLUE" ;;
+    nginx:0) echo "$PORT_NGINX" ;;
+    nginx:1) echo "$PORT_NGINX_HDR20" ;;
+    haproxy:0) echo "$PORT_HAPROXY" ;;
+    haproxy:1) echo "$PORT_HAPROXY_HDR20" ;;
+    turnout:0 | turnout-1w:0) echo "$PORT_TURNOUT" ;;
+    turnout:1 | turnout-1w:1) echo "$PORT_TURNOUT_HDR20" ;;
+    turnout-2w:0) echo "$PORT_TURNOUT2" ;;
+    turnout-2w:1) echo "$PORT_TURNOUT2_HDR20" ;;
+  esac
+}
+
 STARTED_PIDS=()
 LAST_PID=
 
