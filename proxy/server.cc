@@ -32,13 +32,14 @@ int Server::run() {
   signal(SIGPIPE, SIG_IGN);
 
   for (int i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_, health_));
+    workers_.push_back(std::make_unique<Worker>(i, store_, access_log_, health_, &mirror_hub_));
   }
 
   // The first version: listeners bound (the workers accept once they run), the snapshot
   // published; then the admin API and the file watch, so a start that must fail does so
   // before any traffic.
-  control_ = std::make_unique<ControlPlane>(options_.config_path, store_, workers_);
+  control_ = std::make_unique<ControlPlane>(options_.config_path, store_, workers_,
+                                            mirror_hub_);
   if (!control_->loadInitial()) {
     return 1;
   }
