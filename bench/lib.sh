@@ -85,7 +85,7 @@ die() {
 require_tools() {
   local tool
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (make deps installs it)"
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (see bench/README.md)"
   done
 }
 
