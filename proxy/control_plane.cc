@@ -183,12 +183,18 @@ void ControlPlane::stop() {
 
 std::string ControlPlane::requestStats() const {
   std::vector<const RequestCounters*> counters;
+  std::vector<const LatencyCounters*> latency;
+  std::vector<const PoolGauges*> pools;
   std::vector<const MirrorCounters*> mirror_counters;
   for (const auto& worker : workers_) {
     counters.push_back(&worker->counters());
+    latency.push_back(&worker->latency());
+    pools.push_back(&worker->poolGauges());
     mirror_counters.push_back(&worker->mirrorCounters());
   }
-  return renderRequestCounters(stats_slots_, counters) +
+  SnapshotPtr running = store_.load();
+  return renderRequestCounters(stats_slots_, counters) + renderLatency(stats_slots_, latency) +
+         renderPools(pools) + (running != nullptr ? renderSplits(*running, counters) : "") +
          renderMirrorStats(mirror_hub_, mirror_counters);
 }
 

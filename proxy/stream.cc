@@ -584,7 +584,8 @@ void Stream::finish(bool keep_alive) {
     return;
   }
   finished_ = true;
-  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_);
+  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_,
+                       uv_now(worker_.loop()) - info_.start_loop_ms);
   writeAccessLog();
   connection_.flushOutput();
   connection_.streamFinished(keep_alive);

@@ -115,7 +115,8 @@ void Worker::onListenerClosed(uv_handle_t* handle) {
   delete static_cast<ListenerSocket*>(handle->data);
 }
 
-void Worker::countRequest(const RouteDef* route, const SplitDecision* decision, int status) {
+void Worker::countRequest(const RouteDef* route, const SplitDecision* decision, int status,
+                          uint64_t millis) {
   uint32_t slot = 0;
   if (route != nullptr && decision != nullptr) {
     for (const ClusterShare& share : route->shares) {
@@ -123,6 +124,7 @@ void Worker::countRequest(const RouteDef* route, const SplitDecision* decision, 
     }
   }
   counters_.count(slot, status);
+  latency_.observe(slot, millis);
 }
 
 const MirrorCounters& Worker::mirrorCounters() const { return mirrors_->counters(); }
@@ -228,6 +230,7 @@ void Worker::onTick(uv_timer_t* timer) {
   auto* self = static_cast<Worker*>(timer->data);
   self->access_log_.flush();
   self->sweepRetiredPools();
+  self->publishPoolGauges();
   if (self->draining_ && self->connection_count_ == 0) {
     self->closeEverything();
   }
@@ -309,9 +312,21 @@ void Worker::sweepRetiredPools() {
       ++i;
       continue;
     }
+    pool_gauges_.retire(*retired_pools_[i]);
     retired_pools_[i] = std::move(retired_pools_.back());
     retired_pools_.pop_back();
   }
+}
+
+void Worker::publishPoolGauges() {
+  std::vector<const ClusterPool*> pools;
+  for (const auto& [name, pool] : pools_) {
+    pools.push_back(pool.get());
+  }
+  for (const auto& pool : retired_pools_) {
+    pools.push_back(pool.get());
+  }
+  pool_gauges_.publish(pools);
 }
 
 uint32_t Worker::randomBucket() { return static_cast<uint32_t>(random_() % kBucketCount); }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "proxy/access_log.h"
+#include "proxy/cluster_stats.h"
 #include "proxy/mirror_stats.h"
 #include "proxy/request_stats.h"
 #include "proxy/snapshot_store.h"
@@ -66,6 +67,10 @@ class Worker {
   // Mirror counters of this worker, summed by the admin thread for GET /stats.
   const MirrorCounters& mirrorCounters() const;
 
+  // Latency histograms and pool connection counts, for GET /stats.
+  const LatencyCounters& latency() const { return latency_; }
+  const PoolGauges& poolGauges() const { return pool_gauges_; }
+
   // --- Worker thread only from here on. ---
 
   uv_loop_t* loop() { return &loop_; }
@@ -101,8 +106,9 @@ class Worker {
   void stopListener(const std::string& name);
 
   // Counts a finished stream under its route and the cluster of `decision` (null: no
-  // cluster was chosen; route null: no route matched).
-  void countRequest(const RouteDef* route, const SplitDecision* decision, int status);
+  // cluster was chosen; route null: no route matched), with its duration in milliseconds.
+  void countRequest(const RouteDef* route, const SplitDecision* decision, int status,
+                    uint64_t millis);
 
   void addConnection(DownstreamConnection* connection);
   void removeConnection(DownstreamConnection* connection);
@@ -129,6 +135,7 @@ class Worker {
   void closeEverything();
   void rebuildPools(const Snapshot& snapshot);
   void sweepRetiredPools();
+  void publishPoolGauges();
 
   int id_;
   SnapshotCache snapshots_;
@@ -162,6 +169,8 @@ class Worker {
   std::vector<std::function<void()>> tasks_;
   bool tasks_closed_ = false;
   RequestCounters counters_;
+  LatencyCounters latency_;
+  PoolGauges pool_gauges_;
 };
 
 }  // namespace turnout

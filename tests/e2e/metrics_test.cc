@@ -1,0 +1,92 @@
+// End to end: GET /stats shows, beside the request counters, latency histograms per
+// cluster, the upstream connections of each pool, and each split's configured weights
+// next to the share of requests each cluster really served.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "tests/e2e/fixture.h"
+
+namespace turnout::e2e {
+namespace {
+
+constexpr const char* kSplitConfig = R"(
+listeners:
+  - name: main
+    address: "{{LISTEN}}"
+    route_config:
+      virtual_hosts:
+        - name: site
+          domains: ["*"]
+          routes:
+            - name: canary
+              match:
+                prefix: "/"
+              route:
+                weighted_clusters:
+                  clusters:
+                    - name: blue
+                      weight: 80
+                    - name: green
+                      weight: 20
+admin:
+  address: "{{ADMIN}}"
+)";
+
+// The value of the sample `name{labels}` in Prometheus text, or -1 when absent.
+double sample(const std::string& stats, const std::string& name) {
+  size_t at = stats.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::strtod(stats.c_str() + at + name.size() + 2, nullptr);
+}
+
+using MetricsTest = E2eTest;
+
+TEST_F(MetricsTest, StatsShowLatencyConnectionsAndTheRealisedSplit) {
+  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
+  uint16_t admin_port = freePort();
+  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
+  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+
+  constexpr int kRequests = 400;
+  std::map<std::string, int> seen = countBackends(port, kRequests, 2);
+  ASSERT_EQ(seen["blue"] + seen["green"], kRequests);
+
+  // Pool counts are published on the worker's 100 ms tick.
+  std::this_thread::sleep_for(Millis(300));
+  HttpClient admin(admin_port);
+  std::string stats = admin.get("/stats").body;
+
+  // Every request is in its cluster's histogram, whose buckets only grow.
+  double blue = sample(stats, "turnout_request_duration_seconds_count{cluster=\"blue\"}");
+  double green = sample(stats, "turnout_request_duration_seconds_count{cluster=\"green\"}");
+  EXPECT_EQ(blue, seen["blue"]) << stats;
+  EXPECT_EQ(green, seen["green"]);
+  EXPECT_LE(
+      sample(stats, "turnout_request_duration_seconds_bucket{cluster=\"blue\",le=\"0.001\"}"),
+      sample(stats, "turnout_request_duration_seconds_bucket{cluster=\"blue\",le=\"1.000\"}"));
+  EXPECT_EQ(sample(stats, "turnout_request_duration_seconds_bucket{cluster=\"blue\",le=\"+Inf\"}"),
+            blue);
+
+  // Two keep-alive client connections, one worker: a few connections per pool, all idle.
+  double created = sample(stats, "turnout_upstream_connections_created_total{cluster=\"blue\"}");
+  EXPECT_GE(created, 1);
+  EXPECT_LE(created, 4);
+  EXPECT_EQ(sample(stats, "turnout_upstream_connections{cluster=\"blue\",state=\"active\"}"), 0);
+  EXPECT_GE(sample(stats, "turnout_upstream_connections{cluster=\"blue\",state=\"idle\"}"), 1);
+
+  // The weights as configured and the shares as served, side by side.
+  EXPECT_EQ(sample(stats, "turnout_split_weight{route=\"canary\",cluster=\"blue\"}"), 80);
+  EXPECT_EQ(sample(stats, "turnout_split_weight{route=\"canary\",cluster=\"green\"}"), 20);
+  double observed =
+      sample(stats, "turnout_split_observed_ratio{route=\"canary\",cluster=\"green\"}");
+  EXPECT_NEAR(observed, static_cast<double>(seen["green"]) / kRequests, 0.001);
+  EXPECT_NEAR(observed, 0.2, 0.08);
+}
+
+}  // namespace
+}  // namespace turnout::e2e
