@@ -127,6 +127,9 @@ class ConfigManager {
   ChangeResult parseAndCommit(std::string_view text, ChangeSource source, std::string origin);
   ChangeResult refuse(ChangeSource source, ChangeOutcome outcome, std::vector<ConfigError> errors);
   void restoreState(const std::string& state_dir);
+  // Rewrites state.json whole, every kept config included, after the new version already
+  // serves. With configs of megabytes a change costs that much writing before its admin
+  // call returns.
   void persist();
   void report(ChangeSource source, const ChangeResult& result, const std::string& origin);
 

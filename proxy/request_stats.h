@@ -1,6 +1,10 @@
 // Request counters for GET /stats: each worker counts finished streams by (route, cluster)
 // and status class in its own fixed array, with one relaxed atomic increment and no lock,
 // map or allocation on the request path; the admin thread sums the workers' arrays.
+//
+// Streams are counted when their response is finished. A stream that ends otherwise (the
+// client went away, the upstream reset the connection in the middle of the response) is
+// not counted: those show only in the access log.
 #pragma once
 
 #include <array>
