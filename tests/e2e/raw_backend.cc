@@ -182,11 +182,13 @@ void RawBackend::run() {
       }
     }
 
-    if (::poll(fds.data(), fds.size(), kPollMs) <= 0) {
+    int ready = ::poll(fds.data(), fds.size(), kPollMs);
+    std::lock_guard<std::mutex> lock(mutex_);
+    resetDue();
+    if (ready <= 0) {
       ++quiet_polls_;
       continue;
     }
-    std::lock_guard<std::mutex> lock(mutex_);
     for (size_t i = 1; i < fds.size(); ++i) {
       if ((fds[i].revents & POLLOUT) != 0) {
         writeTo(*owners[i]);
@@ -236,12 +238,16 @@ void RawBackend::answerComplete(Connection& connection) {
     }
     connection.parsed += length;
     ++requests_;
-    if (answer_.empty()) {
+    if (answer_.empty() && after_ == AfterAnswer::KeepOpen) {
       continue;  // A silent backend: the proxy's timeout has to act.
     }
     connection.out += answer_;
     connection.close_after_out = after_ == AfterAnswer::Close;
     connection.reset_after_out = after_ == AfterAnswer::Reset;
+    if (after_ == AfterAnswer::ResetSoon) {
+      connection.reset_soon = true;
+      connection.reset_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    }
     writeTo(connection);
     if (connection.done) {
       return;
@@ -263,6 +269,15 @@ void RawBackend::writeTo(Connection& connection) {
   }
   if (connection.close_after_out || connection.reset_after_out) {
     closeConnection(connection, connection.reset_after_out);
+  }
+}
+
+void RawBackend::resetDue() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& connection : connections_) {
+    if (connection->reset_soon && !connection->done && connection->reset_at <= now) {
+      closeConnection(*connection, true);
+    }
   }
 }
 

@@ -24,9 +24,10 @@ class RawBackend {
  public:
   // What the backend does with a connection once it has sent its answer.
   enum class AfterAnswer {
-    KeepOpen,  // Wait for the next request.
-    Close,     // Close cleanly (FIN): ends a close-delimited body.
-    Reset,     // Close with a reset (RST), as a crashing server would.
+    KeepOpen,   // Wait for the next request.
+    Close,      // Close cleanly (FIN): ends a close-delimited body.
+    Reset,      // Close with a reset (RST), as a crashing server would.
+    ResetSoon,  // Reset 100 ms later, once the proxy has surely read the answer.
   };
 
   // Binds 127.0.0.1:0 and starts serving. port() is 0 if the bind failed.
@@ -37,8 +38,9 @@ class RawBackend {
 
   uint16_t port() const { return port_; }
 
-  // The bytes written after each complete request; empty: never answer. Default: a 200
-  // with the body "ok" and a content-length.
+  // The bytes written after each complete request, then what to do with the connection.
+  // Empty bytes with KeepOpen: never answer (a silent backend). Default: a 200 with the
+  // body "ok" and a content-length.
   void setAnswer(std::string bytes, AfterAnswer after = AfterAnswer::KeepOpen);
 
   // Everything received so far, each connection's bytes in accept order, concatenated.
@@ -63,6 +65,8 @@ class RawBackend {
     std::string out;    // Answer bytes not yet written.
     bool close_after_out = false;
     bool reset_after_out = false;
+    bool reset_soon = false;
+    std::chrono::steady_clock::time_point reset_at;
     bool done = false;  // Closed; the record stays.
   };
 
@@ -72,6 +76,7 @@ class RawBackend {
   void answerComplete(Connection& connection);
   void writeTo(Connection& connection);
   void closeConnection(Connection& connection, bool reset);
+  void resetDue();
 
   uint16_t port_ = 0;
   int listen_fd_ = -1;
