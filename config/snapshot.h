@@ -218,7 +218,7 @@ struct ClusterDef {
   std::string name;
   std::vector<EndpointDef> endpoints;
   uint64_t connect_timeout_ms = 1000;
-  uint32_t max_idle_connections_per_endpoint = 64;
+  uint32_t max_idle_connections_per_endpoint = 1024;
   HealthCheckDef health_check;
   OutlierDetectionDef outlier_detection;
 };

@@ -14,7 +14,7 @@ namespace {
 
 // Defaults the schema states for fields whose zero value means "unset".
 constexpr uint32_t kDefaultMaxRequestHeadersBytes = 65536;
-constexpr uint32_t kDefaultMaxIdleConnections = 64;
+constexpr uint32_t kDefaultMaxIdleConnections = 1024;
 
 // Cluster name to its index in Snapshot::clusters; the first definition wins (the
 // validator has refused duplicates anyway).

@@ -21,6 +21,12 @@ namespace {
 // so that the kernel does not answer it with a reset that could destroy our response.
 constexpr uint64_t kLingerMs = 2000;
 
+// An idle keep-alive connection frees its buffers after this long without a request.
+constexpr uint64_t kShrinkAfterMs = 1000;
+
+// Bytes read ahead (pipelined requests) while a response is on its way.
+constexpr size_t kMaxPendingBytes = 64 * 1024;
+
 // Limits used when the listener left the config while a connection of it was open.
 constexpr uint32_t kDefaultHeadBytes = 65536;
 
@@ -272,7 +278,12 @@ void DownstreamConnection::updateReading() {
   if (closed_) {
     return;  // uv_close stops reading by itself.
   }
-  bool want = lingering_ || (parserRuns() && !input_paused_);
+  // While a response is on its way the connection goes on reading, so that the usual
+  // request-response turn costs no epoll change; what arrives (a pipelined request) waits
+  // in pending_, up to a bound.
+  bool waiting = input_ == Input::RequestDone && !peer_closed_ &&
+                 pending_.size() < kMaxPendingBytes;
+  bool want = lingering_ || (!input_paused_ && (parserRuns() || waiting));
   if (want && !reading_) {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &allocReadBuffer,
                   &DownstreamConnection::onRead);
@@ -317,6 +328,13 @@ void DownstreamConnection::handleEof() {
   if (lingering_ || input_ == Input::Head) {
     // Between requests (or mid-head) the client may simply leave.
     closeNow();
+    return;
+  }
+  if (input_ == Input::RequestDone) {
+    // The client sent its request and closed its side (shutdown(SHUT_WR)): it still
+    // reads. Answer what it sent, then close.
+    peer_closed_ = true;
+    updateReading();
     return;
   }
   if (stream_ != nullptr) {
@@ -401,6 +419,7 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
   uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_bytes
                                               : kDefaultHeadBytes;
   self->head_.reset(limit);
+  self->request_started_ = true;
   self->head_too_large_ = false;
   self->body_too_large_ = false;
   self->obs_fold_ = false;
@@ -647,6 +666,10 @@ void DownstreamConnection::streamFinished(bool keep_alive) {
   std::string input;
   input.swap(pending_);
   drive(input.data(), input.size());
+  if (peer_closed_ && input_ == Input::Head) {
+    closeAfterFlush();  // Nothing more can come; a partial request is dropped.
+    return;
+  }
   flushOutput();
   updateReading();
 }
@@ -654,18 +677,34 @@ void DownstreamConnection::streamFinished(bool keep_alive) {
 void DownstreamConnection::beginNextRequest() {
   input_ = Input::Head;
   head_last_byte_ = 0;
+  request_started_ = false;
   snapshot_.reset();
   listener_ = nullptr;
-  uint64_t idle_ms = 60000;
-  SnapshotPtr snapshot = worker_.snapshot();
-  for (const ListenerDef& listener : snapshot->listeners) {
+  idle_ms_ = 60000;
+  for (const ListenerDef& listener : worker_.snapshot()->listeners) {
     if (listener.name == listener_name_) {
-      idle_ms = listener.idle_timeout_ms;
+      idle_ms_ = listener.idle_timeout_ms;
       break;
     }
   }
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer, idle_ms, 0);
+
+  // A connection that stays idle gives its buffers back after a short while: thousands
+  // of idle keep-alive clients then cost little more than their connection objects, and a
+  // busy one does not reallocate between its requests.
+  shrink_pending_ = idle_ms_ > kShrinkAfterMs;
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer,
+                 shrink_pending_ ? kShrinkAfterMs : idle_ms_, 0);
   updateReading();
+}
+
+void DownstreamConnection::shrinkWhileIdle() {
+  shrink_pending_ = false;
+  head_.shrink();
+  outbox_.shrink();
+  if (pending_.empty()) {
+    std::string().swap(pending_);
+  }
+  uv_timer_start(&timer_, &DownstreamConnection::onTimer, idle_ms_ - kShrinkAfterMs, 0);
 }
 
 void DownstreamConnection::drain() {
@@ -695,9 +734,15 @@ void DownstreamConnection::onWriteDone(int status) {
 }
 
 void DownstreamConnection::onTimer(uv_timer_t* timer) {
-  // Every use of the timer ends in a close: the idle or head timeout, the end of a
+  auto* self = static_cast<DownstreamConnection*>(timer->data);
+  if (self->shrink_pending_ && self->input_ == Input::Head && !self->request_started_ &&
+      !self->close_after_flush_ && !self->write_failed_ && !self->lingering_) {
+    self->shrinkWhileIdle();
+    return;
+  }
+  // Every other use of the timer ends in a close: the idle or head timeout, the end of a
   // linger, or a write that failed inside a stream's call.
-  static_cast<DownstreamConnection*>(timer->data)->closeNow();
+  self->closeNow();
 }
 
 void DownstreamConnection::closeAfterFlush() {
@@ -718,9 +763,13 @@ void DownstreamConnection::startLingering() {
     return;
   }
   lingering_ = true;
-  shutdown_request_.data = this;
-  if (uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
+
+  // Allocated only here: a request every connection would carry for its last moments.
+  auto* request = new uv_shutdown_t;
+  request->data = this;
+  if (uv_shutdown(request, reinterpret_cast<uv_stream_t*>(&tcp_),
                   &DownstreamConnection::onShutdown) != 0) {
+    delete request;
     closeNow();
     return;
   }
@@ -729,7 +778,9 @@ void DownstreamConnection::startLingering() {
 }
 
 void DownstreamConnection::onShutdown(uv_shutdown_t* request, int status) {
+  // Runs before the handle's close callback, so the connection is still there.
   auto* self = static_cast<DownstreamConnection*>(request->data);
+  delete request;
   if (status < 0 && !self->closed_) {
     self->closeNow();
   }

@@ -106,6 +106,7 @@ class DownstreamConnection : public OutboxOwner {
   void updateReading();
   void closeAfterFlush();
   void startLingering();
+  void shrinkWhileIdle();
   bool parserRuns() const;
 
   // True when only spaces and tabs stand between `data` (inside the bytes llhttp is
@@ -116,7 +117,6 @@ class DownstreamConnection : public OutboxOwner {
   std::string listener_name_;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
-  uv_shutdown_t shutdown_request_;
   llhttp_t parser_;
   MessageHead head_;
   Outbox outbox_;
@@ -132,6 +132,10 @@ class DownstreamConnection : public OutboxOwner {
   bool driving_ = false;       // drive() is on the stack.
   bool close_after_flush_ = false;
   bool lingering_ = false;
+  bool peer_closed_ = false;      // The client shut down its sending side.
+  bool request_started_ = false;  // A request's first byte was parsed.
+  bool shrink_pending_ = false;   // The timer frees buffers first, then closes.
+  uint64_t idle_ms_ = 60000;
   bool closed_ = false;
   bool head_too_large_ = false;
   bool obs_fold_ = false;

@@ -185,7 +185,7 @@ TEST_F(FullConfig, ClustersGetEndpointsAndDefaults) {
   EXPECT_EQ(stable.endpoints[0].address.text, "127.0.0.1:9001");
   EXPECT_EQ(stable.endpoints[1].address.text, "[::1]:9002");
   EXPECT_EQ(stable.connect_timeout_ms, 1000u);
-  EXPECT_EQ(stable.max_idle_connections_per_endpoint, 64u);
+  EXPECT_EQ(stable.max_idle_connections_per_endpoint, 1024u);
 
   const ClusterDef& canary = snapshot_->clusters[1];
   EXPECT_EQ(canary.connect_timeout_ms, 250u);
