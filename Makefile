@@ -47,7 +47,8 @@ PROXY_TEST_OBJS := $(PROXY_TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
 E2E_SRCS := $(wildcard tests/e2e/*.cc)
 E2E_OBJS := $(E2E_SRCS:%.cc=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit e2e demo deps clean format format-check test-sanitize bench
+.PHONY: all test unit e2e demo deps clean format format-check test-sanitize bench \
+  bench-idle bench-instr microbench
 all: $(BUILD)/turnout
 
 $(PROTO_CC) $(PROTO_H): $(PROTO)
@@ -103,6 +104,30 @@ e2e: $(BUILD)/turnout $(BUILD)/e2e_tests
 
 test-sanitize:
 	$(MAKE) BUILD=build-asan SANITIZE=1 OPT="-O1 -g" test
+
+# Load comparison with nginx and HAProxy (bench/run.sh); CASES, DUR, ROUNDS from the
+# environment. bench-idle: memory per idle connection; bench-instr: instructions per request.
+bench: $(BUILD)/turnout
+	BUILD=$(BUILD) ./bench/run.sh
+
+bench-idle: $(BUILD)/turnout
+	BUILD=$(BUILD) ./bench/idlemem.sh
+
+bench-instr: $(BUILD)/turnout
+	BUILD=$(BUILD) ./bench/instr.sh
+
+# Micro-benchmarks (Google Benchmark): one binary per bench/*_bench.cc.
+BENCH_SRCS := $(wildcard bench/*_bench.cc)
+BENCH_BINS := $(BENCH_SRCS:bench/%.cc=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libproxy.a $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lbenchmark $(LIBS)
+
+.PRECIOUS: $(BUILD)/obj/bench/%.o
+
+microbench: $(BENCH_BINS)
+	for b in $(BENCH_BINS); do $$b || exit 1; done
 
 deps:
 	./scripts/install-deps.sh
