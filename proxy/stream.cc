@@ -545,7 +545,14 @@ void Stream::replyLocally(LocalReply reply, std::string_view detail) {
   error_ = localReplyCode(reply);
   bool body_consumed = request_complete_ || !requestHasBody();
   bool keep_alive = info_.keep_alive && body_consumed && !worker_.draining();
-  writeLocalReply(reply, detail, keep_alive, connection_.outbox().buffer());
+  std::string* out = connection_.outbox().buffer();
+  size_t start = out->size();
+  writeLocalReply(reply, detail, keep_alive, out);
+  if (info_.method == "HEAD") {
+    // RFC 9110 9.3.2: no content in a response to HEAD (the content-length stays, as for a
+    // GET); a client would read the body as the start of the next response.
+    out->resize(out->find("\r\n\r\n", start) + 4);
+  }
   response_started_ = true;
   finish(keep_alive);
 }
