@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,6 +142,7 @@ Shared& shared() {
   static Shared* instance = [] {
     auto* made = new Shared;
     setLogLevel(LogLevel::Error);
+    signal(SIGPIPE, SIG_IGN);  // As the server does: a write to a reset socket fails instead.
     made->proxy_fd = listenLoopback(&made->proxy_port);
     made->backend_fd = listenLoopback(&made->backend_port);
     std::string config = kConfig;
@@ -388,18 +390,6 @@ void Exchange::checkBackend(std::vector<Message>* forwarded) const {
   }
 }
 
-// A local answer's body ("<code>: <detail>\n") right after a head: what the proxy sends
-// today after the head of a local answer to HEAD (see checkResponses).
-size_t localBodyLength(const Message& head, std::string_view rest) {
-  std::string length = headerValue(head, "content-length");
-  size_t size = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
-  if (size == 0 || rest.size() < size || headerValue(head, "content-type") != "text/plain" ||
-      rest.substr(0, size).find(": ") == std::string_view::npos || rest[size - 1] != '\n') {
-    return 0;
-  }
-  return size;
-}
-
 void Exchange::checkResponses(const std::vector<ClientRequest>& reference) const {
   std::string_view rest = client_.in;
   size_t finals = 0;
@@ -418,13 +408,6 @@ void Exchange::checkResponses(const std::vector<ClientRequest>& reference) const
       continue;
     }
     ++finals;
-
-    // Known bug, tolerated so the fuzzer can look further: a local answer to HEAD (404,
-    // 413, 504...) carries its body, which RFC 9110 9.3.2 forbids; the client then reads
-    // it as the next response. writeLocalReply always writes the body.
-    if (head) {
-      rest.remove_prefix(localBodyLength(response, rest));
-    }
   }
   if (finals > reference.size() + 1) {
     finding("more responses than requests",
