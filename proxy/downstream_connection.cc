@@ -310,13 +310,25 @@ void DownstreamConnection::handleRead(const char* data, size_t length) {
 
   if (pending_.empty()) {
     drive(data, length);
+    afterInput();
   } else {
     pending_.append(data, length);
-    std::string input;
-    input.swap(pending_);
-    drive(input.data(), input.size());
+    drivePending();
   }
+}
 
+void DownstreamConnection::drivePending() {
+  std::string input;
+  input.swap(pending_);
+  drive(input.data(), input.size());
+  afterInput();
+}
+
+void DownstreamConnection::afterInput() {
+  if (peer_closed_ && input_ == Input::Head) {
+    closeAfterFlush();  // Nothing more can come; a partial request is dropped.
+    return;
+  }
   if (stream_ != nullptr) {
     stream_->afterDownstreamRead();
   }
@@ -631,14 +643,7 @@ void DownstreamConnection::resumeRequest() {
   if (driving_) {
     return;  // drive() is on the stack and parses on with the bytes it holds.
   }
-  std::string input;
-  input.swap(pending_);
-  drive(input.data(), input.size());
-  if (stream_ != nullptr) {
-    stream_->afterDownstreamRead();
-  }
-  flushOutput();
-  updateReading();
+  drivePending();
 }
 
 void DownstreamConnection::pauseInput() {
@@ -660,18 +665,9 @@ void DownstreamConnection::streamFinished(bool keep_alive) {
     return;
   }
   beginNextRequest();
-  if (driving_) {
-    return;
+  if (!driving_) {
+    drivePending();
   }
-  std::string input;
-  input.swap(pending_);
-  drive(input.data(), input.size());
-  if (peer_closed_ && input_ == Input::Head) {
-    closeAfterFlush();  // Nothing more can come; a partial request is dropped.
-    return;
-  }
-  flushOutput();
-  updateReading();
 }
 
 void DownstreamConnection::beginNextRequest() {

@@ -93,6 +93,12 @@ class DownstreamConnection : public OutboxOwner {
   void handleRead(const char* data, size_t length);
   void handleEof();
   void drive(const char* data, size_t length);
+
+  // Parses what waits in pending_, then afterInput().
+  void drivePending();
+
+  // After parsing: flush both directions and decide whether to read on.
+  void afterInput();
   void handlePause();
 
   // Scans head bytes for a line end other than CRLF; on one, answers 400, closes and
