@@ -272,6 +272,19 @@ int64_t rssKib(pid_t pid) {
   return -1;
 }
 
+// True when the process runs with AddressSanitizer, whose quarantine holds freed memory
+// back on purpose: its RSS says nothing about leaks.
+bool runsWithAsan(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libasan") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t openFds(pid_t pid) {
   std::error_code error;
   std::filesystem::directory_iterator fds("/proc/" + std::to_string(pid) + "/fd", error);
@@ -343,10 +356,13 @@ TEST_F(ReloadTest, TwoThousandReloadsLeaveMemoryAndDescriptorsWhereTheyWere) {
 
   std::cout << "[ info ] after 100 reloads: rss " << rss_before << " KiB, " << fds_before
             << " fds; after 2100: rss " << rss_after << " KiB, " << fds_after << " fds\n";
-  ASSERT_GT(rss_before, 0);
-  EXPECT_LE(rss_after, rss_before * 105 / 100);
   EXPECT_LE(fds_after, fds_before * 105 / 100);
   EXPECT_GE(fds_after, fds_before * 95 / 100);
+  if (runsWithAsan(proxy_->pid())) {
+    GTEST_SKIP() << "RSS is not compared under AddressSanitizer (its quarantine keeps memory)";
+  }
+  ASSERT_GT(rss_before, 0);
+  EXPECT_LE(rss_after, rss_before * 105 / 100);
 }
 
 }  // namespace
