@@ -119,11 +119,12 @@ LUA
 # run_wrk PORT SECONDS: prints "p50_us p99_us requests errors".
 run_wrk() {
   wrk -t1 -c"$CONNS" -d"$2"s --timeout 5s -s "$BENCH_DIR/paced.lua" "http://127.0.0.1:$1/" |
-    sed -n 's/^RESULT p50_us=\([0-9]*\) p99_us=\([0-9]*\) requests=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4/p'
+    awk '$1 == "RESULT" { for (i = 2; i <= 5; i++) { sub(/.*=/, "", $i) } print $2, $3, $4, $5 }'
 }
 
 median() {
-  sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+  sort -n | awk '{ v[NR] = $1 }
+    END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
 write_configs
@@ -168,8 +169,9 @@ plain_p50=$(echo "${P50[plain]}" | tr ' ' '\n' | grep . | median)
 mirrored_p50=$(echo "${P50[mirrored]}" | tr ' ' '\n' | grep . | median)
 
 echo
+revision=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 echo "Mirroring 100% to a backend ${DELAY_MS} ms slower; $CONNS connections, ${PACE_MS} ms" \
-  "between requests each; medians of $ROUNDS x ${DUR} s (turnout $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  "between requests each; medians of $ROUNDS x ${DUR} s (turnout $revision)"
 echo
 echo "| mode | p50 (us) | p99 (us) | requests | errors |"
 echo "|---|---|---|---|---|"

@@ -59,6 +59,7 @@ bool keepInUpstreamRequest(const HeaderView& header, const UpstreamRequestHead& 
   return !isConnectionSpecific(header.name, head.headers) &&
          !equalsIgnoreCase(header.name, "content-length") &&
          !equalsIgnoreCase(header.name, "expect") &&
+         !equalsIgnoreCase(header.name, kShadowHeader) &&
          !isEnabledDecisionHeader(header.name, head.decision_headers);
 }
 

@@ -16,6 +16,10 @@
 
 namespace turnout {
 
+// Marks a copy of a request sent to a mirror cluster (a parallel run). The proxy drops any
+// client line of this name, so an upstream can trust it.
+inline constexpr std::string_view kShadowHeader = "x-turnout-shadow";
+
 // How the request body travels to the upstream.
 enum class RequestFraming {
   None,           // No body: no framing header at all.
@@ -54,6 +58,7 @@ struct UpstreamRequestHead {
 //   - Content-Length (re-added from `framing`) and Expect (the proxy has answered
 //     100-continue itself, RFC 9110 10.1.1);
 //   - lines named like enabled decision headers (never trusted from the client);
+//   - kShadowHeader lines (only the proxy marks shadow traffic);
 // with the last kept X-Forwarded-For line extended by ", <client_ip>". Then, in order:
 // "x-forwarded-for: <client_ip>" if no line was kept, "x-forwarded-proto: http" if the
 // client sent none, "x-request-id", the framing line, the decision headers, and the

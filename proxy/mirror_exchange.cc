@@ -164,12 +164,8 @@ void MirrorExchange::sendHead() {
   }
 }
 
-void MirrorExchange::append(std::string_view bytes) {
-  if (head_sent_ && upstream_ != nullptr) {
-    upstream_->outbox().append(bytes);
-  } else {
-    pending_.append(bytes);
-  }
+std::string* MirrorExchange::requestBuffer() {
+  return head_sent_ && upstream_ != nullptr ? upstream_->outbox().buffer() : &pending_;
 }
 
 void MirrorExchange::teeBody(std::string_view bytes) {
@@ -178,11 +174,9 @@ void MirrorExchange::teeBody(std::string_view bytes) {
   }
   bytes_in_ += bytes.size();
   if (copy_.chunked) {
-    std::string chunk;
-    appendChunk(bytes, &chunk);
-    append(chunk);
+    appendChunk(bytes, requestBuffer());
   } else {
-    append(bytes);
+    requestBuffer()->append(bytes);
   }
   if (head_sent_ && upstream_ != nullptr) {
     upstream_->flush();
@@ -196,7 +190,7 @@ void MirrorExchange::requestComplete() {
   }
   request_complete_ = true;
   if (copy_.chunked) {
-    append("0\r\n\r\n");
+    requestBuffer()->append("0\r\n\r\n");
   }
   if (head_sent_ && upstream_ != nullptr) {
     upstream_->finishRequest();

@@ -137,7 +137,9 @@ class MirrorExchange : public UpstreamClient {
   static void onTimerClosed(uv_handle_t* handle);
 
   void sendHead();
-  void append(std::string_view bytes);
+
+  // Where request bytes go: the connection's outbox once the head went, else pending_.
+  std::string* requestBuffer();
   void updateCharge();
   void finish(Outcome outcome, std::string_view error, MirrorEvent event);
   void writeAccessLog(std::string_view error);

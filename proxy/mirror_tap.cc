@@ -10,9 +10,6 @@
 namespace turnout {
 namespace {
 
-// Marks every copy, so the mirror cluster (and its logs) can tell shadow traffic apart.
-constexpr std::string_view kShadowHeader = "x-turnout-shadow";
-
 // Safe methods (RFC 9110 9.2.1): a copy of one changes no state in the mirror cluster.
 bool isSafeMethod(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
@@ -37,18 +34,15 @@ void MirrorTap::start(Stream& stream) {
   }
 }
 
-// The request head of a copy: the primary's, built for the copy's cluster, with the
-// client's shadow lines dropped, Host rewritten when the policy says so, and the shadow
-// header last.
+// The request head of a copy: the primary's, built for the copy's cluster, with Host
+// rewritten when the policy says so and the shadow mark last (writeUpstreamRequestHead
+// drops a client's own).
 std::string MirrorTap::buildHead(const Stream& stream, const MirrorPolicyDef& policy,
                                  const std::string& cluster_name) {
   std::vector<HeaderView> headers;
   headers.reserve(stream.head_.headers().size() + 1);
   bool host_seen = false;
   for (const HeaderView& header : stream.head_.headers()) {
-    if (equalsIgnoreCase(header.name, kShadowHeader)) {
-      continue;
-    }
     if (!policy.host_rewrite.empty() && equalsIgnoreCase(header.name, "host")) {
       headers.push_back({header.name, policy.host_rewrite});
       host_seen = true;

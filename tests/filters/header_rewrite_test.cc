@@ -97,6 +97,17 @@ INSTANTIATE_TEST_SUITE_P(
                     "x-forwarded-for: 192.0.2.7\r\n"
                     "x-forwarded-proto: http\r\n"
                     "\r\n"},
+        RequestCase{"ClientShadowMarkDropped",
+                    {{"Host", "h"}, {"X-Turnout-Shadow", "1"}},
+                    "",
+                    RequestFraming::None,
+                    0,
+                    false,
+                    "GET /a?b=1 HTTP/1.1\r\n"
+                    "Host: h\r\n"
+                    "x-forwarded-for: 192.0.2.7\r\n"
+                    "x-forwarded-proto: http\r\n"
+                    "\r\n"},
         RequestCase{"HostSurvivesConnectionListingIt",
                     {{"Host", "h"}, {"Connection", "host"}},
                     "",
