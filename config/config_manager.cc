@@ -1,13 +1,12 @@
 // The control side of the running config: versions, history, overrides and persistence.
 #include "config/config_manager.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <xxhash.h>
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
+#include <unordered_set>
 
 #include "config/config_diff.h"
 #include "config/proto_json.h"
@@ -15,7 +14,6 @@
 #include "config/snapshot_compiler.h"
 #include "config/state_file.h"
 #include "config/validator.h"
-#include "config/yaml_json.h"
 
 namespace turnout {
 namespace {
@@ -39,32 +37,36 @@ bool readText(const std::string& path, std::string* text, std::string* error) {
   return true;
 }
 
-// The Bootstrap of a text, or its errors. The loader reports the errors (with lines and
-// columns); the conversion is then repeated here to keep the parsed message, which the
-// loader does not hand out.
-std::optional<config::Bootstrap> parseText(std::string_view text, const std::string& origin,
-                                           std::vector<ConfigError>* errors) {
-  LoadResult loaded = loadConfigText(text, origin);
-  if (!loaded.errors.empty()) {
-    *errors = std::move(loaded.errors);
-    return std::nullopt;
+// Every rule of the schema and of the control side; a problem both report is kept once.
+std::vector<ConfigError> validateAll(const config::Bootstrap& config) {
+  std::vector<ConfigError> errors = validateConfig(config);
+  std::unordered_set<std::string> paths;
+  for (const ConfigError& error : errors) {
+    paths.insert(error.path);
   }
+  for (ConfigError& error : validateRuntimeRules(config)) {
+    if (paths.count(error.path) == 0) {
+      errors.push_back(std::move(error));
+    }
+  }
+  return errors;
+}
 
+// The Bootstrap of a text, or its errors with their lines. The configured layer is
+// validated here, where errors can still point into the text; the effective config is
+// validated again after the overrides.
+std::optional<config::Bootstrap> parseText(std::string_view text,
+                                           std::vector<ConfigError>* errors) {
   config::Bootstrap bootstrap;
-  YamlJson converted = yamlToJson(text, *config::Bootstrap::descriptor());
-  auto status = google::protobuf::util::JsonStringToMessage(converted.json, &bootstrap);
-  if (!converted.errors.empty() || !status.ok()) {
-    errors->push_back({"", "the config was valid once and not a second time"});
+  *errors = parseConfigText(text, &bootstrap);
+  if (errors->empty()) {
+    *errors = validateAll(bootstrap);
+    locateErrors(text, errors);
+  }
+  if (!errors->empty()) {
     return std::nullopt;
   }
   return bootstrap;
-}
-
-std::vector<ConfigError> validateAll(const config::Bootstrap& config) {
-  std::vector<ConfigError> errors = validateConfig(config);
-  std::vector<ConfigError> runtime = validateRuntimeRules(config);
-  errors.insert(errors.end(), runtime.begin(), runtime.end());
-  return errors;
 }
 
 std::string joinLines(const std::vector<std::string>& lines) {
@@ -76,17 +78,6 @@ std::string joinLines(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
-
-std::vector<ConfigError> checkRuntimeRulesOfFile(const std::string& path) {
-  std::string text;
-  std::string error;
-  if (!readText(path, &text, &error)) {
-    return {{"", error}};
-  }
-  std::vector<ConfigError> errors;
-  std::optional<config::Bootstrap> config = parseText(text, path, &errors);
-  return config ? validateRuntimeRules(*config) : errors;
-}
 
 const char* changeSourceName(ChangeSource source) {
   switch (source) {
@@ -134,7 +125,7 @@ ChangeResult ConfigManager::start() {
   file_read_ = true;
 
   std::vector<ConfigError> errors;
-  std::optional<config::Bootstrap> configured = parseText(text, config_path_, &errors);
+  std::optional<config::Bootstrap> configured = parseText(text, &errors);
   if (!configured) {
     return refuse(ChangeSource::File, ChangeOutcome::Invalid, std::move(errors));
   }
@@ -170,7 +161,7 @@ ChangeResult ConfigManager::applyText(std::string_view text) {
 ChangeResult ConfigManager::parseAndCommit(std::string_view text, ChangeSource source,
                                            std::string origin) {
   std::vector<ConfigError> errors;
-  std::optional<config::Bootstrap> configured = parseText(text, origin, &errors);
+  std::optional<config::Bootstrap> configured = parseText(text, &errors);
   if (!configured) {
     return refuse(source, ChangeOutcome::Invalid, std::move(errors));
   }

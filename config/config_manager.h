@@ -26,10 +26,6 @@
 
 namespace turnout {
 
-// The admin-side rules (config/runtime_rules.h) for the config file at `path`, which the
-// loader has accepted: what `turnout validate` checks beyond loadConfigFile. Any thread.
-std::vector<ConfigError> checkRuntimeRulesOfFile(const std::string& path);
-
 // What caused a change. The names ("file", "admin", "signal", "rollback") appear in the
 // history and in the stats.
 enum class ChangeSource { File, Admin, Signal, Rollback };

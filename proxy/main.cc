@@ -6,7 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include "config/config_manager.h"
 #include "config/loader.h"
 #include "proxy/ctl.h"
 #include "proxy/log.h"
@@ -51,14 +50,6 @@ int validate(int argc, char** argv) {
   turnout::LoadResult result = turnout::loadConfigFile(path);
   if (!result.errors.empty()) {
     fputs(turnout::formatErrors(path, result.errors).c_str(), stdout);
-    return 1;
-  }
-
-  // The rules of the admin side: unique weighted route names, the admin and runtime
-  // fields.
-  std::vector<turnout::ConfigError> runtime = turnout::checkRuntimeRulesOfFile(path);
-  if (!runtime.empty()) {
-    fputs(turnout::formatErrors(path, runtime).c_str(), stdout);
     return 1;
   }
   printf("OK\n");
