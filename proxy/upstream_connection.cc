@@ -100,7 +100,17 @@ void UpstreamConnection::attach(UpstreamClient* client) {
   uv_timer_stop(&timer_);
 }
 
+void UpstreamConnection::armProgressTimer() {
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer, response_timeout_ms_, 0);
+}
+
+void UpstreamConnection::finishRequest() {
+  request_complete_ = true;
+  armProgressTimer();  // The wait for the response head starts when the request ends.
+}
+
 void UpstreamConnection::startRequest(bool head_request, uint64_t response_timeout_ms) {
+  response_timeout_ms_ = response_timeout_ms;
   head_request_ = head_request;
   request_complete_ = false;
   response_seen_ = false;
@@ -109,11 +119,15 @@ void UpstreamConnection::startRequest(bool head_request, uint64_t response_timeo
   final_response_ = false;
   read_paused_ = false;
   startReading();
-  uv_timer_start(&timer_, &UpstreamConnection::onTimer, response_timeout_ms, 0);
+  armProgressTimer();
   flush();
 }
 
 void UpstreamConnection::flush() {
+  // Request bytes going out are progress: an upload is timed by its gaps, not its length.
+  if (!outbox_.empty() && !headers_done_ && !request_complete_) {
+    armProgressTimer();
+  }
   int status = outbox_.flush();
   if (status < 0 && client_ != nullptr) {
     // Report on the next loop turn: the caller is in the middle of writing.
@@ -167,6 +181,9 @@ void UpstreamConnection::startReading() {
 
 void UpstreamConnection::pauseReading() {
   read_paused_ = true;
+  if (headers_done_) {
+    uv_timer_stop(&timer_);  // A slow client is not a slow upstream.
+  }
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
@@ -175,6 +192,9 @@ void UpstreamConnection::pauseReading() {
 
 void UpstreamConnection::resumeReading() {
   read_paused_ = false;
+  if (headers_done_ && client_ != nullptr) {
+    armProgressTimer();
+  }
   startReading();
 }
 
@@ -197,6 +217,9 @@ void UpstreamConnection::handleRead(const char* data, size_t length) {
   }
 
   response_seen_ = true;
+  if (headers_done_) {
+    armProgressTimer();  // Body bytes are progress; a silence of a whole timeout is not.
+  }
   const char* cursor = data;
   const char* end = data + length;
   while (cursor < end) {
@@ -295,7 +318,7 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* parser) {
 
   self->final_response_ = true;
   self->headers_done_ = true;
-  uv_timer_stop(&self->timer_);
+  self->armProgressTimer();
   response.no_body = self->head_request_ || status == 204 || status == 304;
   response.until_close = !response.no_body && !response.chunked && !response.has_content_length;
   self->client_->onUpstreamHeaders(response);

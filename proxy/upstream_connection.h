@@ -99,7 +99,7 @@ class UpstreamConnection : public OutboxOwner {
   void startRequest(bool head_request, uint64_t response_timeout_ms);
 
   // The last request byte has been appended (and will be flushed by the caller).
-  void finishRequest() { request_complete_ = true; }
+  void finishRequest();
 
   // Sends what was appended. A write error fails the exchange (asynchronously).
   void flush();
@@ -146,6 +146,11 @@ class UpstreamConnection : public OutboxOwner {
   void handleHeadersComplete();
   void handleMessageComplete(const char* rest, size_t rest_length);
   void fail(UpstreamFailure failure);
+
+  // (Re)starts the timeout that ends an exchange without progress: no response head
+  // within the timeout of the request's end, or a gap of a whole timeout in the upload
+  // or in the response body.
+  void armProgressTimer();
   void becomeIdle();
   void startReading();
 
@@ -171,6 +176,7 @@ class UpstreamConnection : public OutboxOwner {
   bool connect_failed_now_ = false;  // uv_tcp_connect refused synchronously.
   bool write_failed_ = false;        // uv_write refused synchronously.
   uint64_t requests_served_ = 0;
+  uint64_t response_timeout_ms_ = 15000;
 };
 
 }  // namespace turnout
