@@ -75,6 +75,15 @@ ptrdiff_t lastForwardedFor(const UpstreamRequestHead& head) {
   return last;
 }
 
+bool hasHost(std::span<const HeaderView> headers) {
+  for (const HeaderView& header : headers) {
+    if (equalsIgnoreCase(header.name, "host")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Copies the client's lines that may cross the proxy; returns whether one of them was an
 // X-Forwarded-Proto.
 bool writeClientLines(const UpstreamRequestHead& head, std::string* out) {
@@ -86,6 +95,10 @@ bool writeClientLines(const UpstreamRequestHead& head, std::string* out) {
       continue;
     }
     has_forwarded_proto = has_forwarded_proto || equalsIgnoreCase(header.name, "x-forwarded-proto");
+    if (!head.host.empty() && equalsIgnoreCase(header.name, "host")) {
+      appendLine(header.name, head.host, out);
+      continue;
+    }
     if (static_cast<ptrdiff_t>(i) != forwarded_for) {
       appendLine(header.name, header.value, out);
       continue;
@@ -237,6 +250,9 @@ void writeUpstreamRequestHead(const UpstreamRequestHead& head, std::string* out)
   }
   if (!head.request_id.empty()) {
     appendLine("x-request-id", head.request_id, out);
+  }
+  if (!head.host.empty() && !hasHost(head.headers)) {
+    appendLine("host", head.host, out);
   }
 
   writeRequestFraming(head, out);

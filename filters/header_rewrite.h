@@ -41,6 +41,12 @@ struct UpstreamRequestHead {
   // the client sent its own x-request-id, which is then forwarded unchanged.
   std::string_view request_id;
 
+  // When not empty, the Host the upstream gets instead of the client's: the authority of
+  // an absolute-form target (RFC 9112 3.2.2), or the endpoint for an HTTP/1.0 request
+  // that had none (HTTP/1.1 requires one). Replaces the client's Host line in place, or
+  // is added after x-request-id.
+  std::string_view host;
+
   RequestFraming framing = RequestFraming::None;
   uint64_t content_length = 0;  // Used with RequestFraming::ContentLength only.
 

@@ -97,7 +97,8 @@ void Stream::parseTarget() {
   std::string_view rest = target_;
   std::string_view authority;
 
-  // absolute-form (RFC 9112 3.2.2): the authority replaces Host, the rest is the path.
+  // absolute-form (RFC 9112 3.2.2): the authority replaces Host, the rest is the path, and
+  // the upstream gets the origin-form with the authority as its Host.
   if (!rest.empty() && rest.front() != '/' && rest != "*") {
     size_t scheme_end = rest.find("://");
     if (scheme_end != std::string_view::npos) {
@@ -105,6 +106,9 @@ void Stream::parseTarget() {
       size_t path_start = rest.find_first_of("/?");
       authority = rest.substr(0, path_start);
       rest = path_start == std::string_view::npos ? std::string_view() : rest.substr(path_start);
+      upstream_host_ = authority;
+      upstream_target_.assign(rest.empty() || rest.front() != '/' ? "/" : "");
+      upstream_target_.append(rest);
     }
   }
 
@@ -244,7 +248,13 @@ void Stream::onUpstreamReady(UpstreamConnection* connection) {
 void Stream::buildUpstreamHead() {
   UpstreamRequestHead head;
   head.method = info_.method;
-  head.target = target_;
+  head.target = upstream_target_.empty() ? target_ : std::string_view(upstream_target_);
+
+  // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
+  head.host = upstream_host_;
+  if (head.host.empty() && !head_.has("host")) {
+    head.host = endpoint_->address().text;
+  }
   head.headers = head_.headers();
   head.client_ip = info_.client_ip;
   head.request_id = generated_request_id_ ? std::string_view(request_id_) : std::string_view();

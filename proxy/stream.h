@@ -113,6 +113,8 @@ class Stream : public UpstreamClient, public Deferred {
   std::string_view path_;
   std::string_view query_;
   std::string_view host_;
+  std::string upstream_target_;  // The origin-form of an absolute-form target.
+  std::string_view upstream_host_;  // Its authority, the upstream's Host.
   const RouteDef* route_ = nullptr;
   SplitDecision decision_;
   const ClusterDef* cluster_ = nullptr;
