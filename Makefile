@@ -143,6 +143,8 @@ format-check:
 	./scripts/check-width.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

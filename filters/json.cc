@@ -59,7 +59,7 @@ class Parser {
       return true;
     }
     while (true) {
-      std::pair<std::string, JsonValue> member;
+      JsonMember member;
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != '"' || !parseString(&member.first)) {
         return false;

@@ -13,6 +13,8 @@
 
 namespace turnout {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { Null, Bool, Number, String, Array, Object };
 
@@ -21,7 +23,14 @@ struct JsonValue {
   double number = 0;
   std::string text;              // String: the decoded value. Number: the literal as written.
   std::vector<JsonValue> items;  // Array.
-  std::vector<std::pair<std::string, JsonValue>> members;  // Object, in document order.
+  std::vector<JsonMember> members;  // Object, in document order.
+};
+
+// One name and value of an object. A struct, not a std::pair: libstdc++'s pair of an
+// incomplete type does not compile with clang (the fuzz build).
+struct JsonMember {
+  std::string first;
+  JsonValue second;
 };
 
 // Nesting deeper than this is refused: the parser and the comparison recurse.
