@@ -410,6 +410,7 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
   head.content_length = response.content_length;
   head.keep_alive = keep_alive_;
   head.client_minor_version = info_.http_minor;
+  unflushed_head_at_ = connection_.outbox().buffer()->size();
   writeDownstreamResponseHead(head, connection_.outbox().buffer());
   response_started_ = true;
 }
@@ -429,6 +430,7 @@ void Stream::onUpstreamBody(std::string_view bytes) {
 
 void Stream::afterUpstreamRead() {
   connection_.flushOutput();
+  unflushed_head_at_ = kNothingUnflushed;
   if (upstream_ != nullptr && connection_.outbox().queuedBytes() > kHighWatermarkBytes) {
     upstream_->pauseReading();
     response_paused_ = true;
@@ -528,6 +530,16 @@ void Stream::onUpstreamFailure(UpstreamFailure failure, bool response_seen) {
   }
 
   pool_->record(endpoint_, ExchangeOutcome::GatewayFailure, upstream_end_ms_);
+
+  // A head that failed in the same read as its body never left the outbox: take it back,
+  // and the client gets a clean 502 instead of a cut connection.
+  if (response_started_ && unflushed_head_at_ != kNothingUnflushed) {
+    connection_.outbox().buffer()->resize(unflushed_head_at_);
+    unflushed_head_at_ = kNothingUnflushed;
+    response_started_ = false;
+    bytes_out_ = 0;
+  }
+
   if (!response_started_ && mayRetry(failure) && scheduleRetry()) {
     return;
   }

@@ -139,6 +139,9 @@ class Stream : public UpstreamClient, public Deferred {
   bool finished_ = false;
   int status_ = 0;
   std::string_view error_;
+  // Where the response head starts in the downstream outbox while it is not yet flushed.
+  static constexpr size_t kNothingUnflushed = ~size_t{0};
+  size_t unflushed_head_at_ = kNothingUnflushed;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   uint64_t upstream_start_ms_ = 0;

@@ -45,6 +45,12 @@ Worker::Worker(int id, const SnapshotStore& store, const AccessLogSink& sink,
 Worker::~Worker() {
   if (thread_.joinable()) {
     thread_.join();
+  } else {
+    // The worker never ran (start-up failed after it was made): close its handles and
+    // turn the loop until their close callbacks ran, so that uv_loop_close frees it all.
+    beginDrain();
+    closeEverything();
+    uv_run(&loop_, UV_RUN_DEFAULT);
   }
   uv_loop_close(&loop_);
 }
