@@ -110,22 +110,7 @@ using RunTest = E2eTest;
 
 TEST_F(RunTest, SigtermStopsProxyWithExitZero) {
   ASSERT_TRUE(env_.startBackends({"blue", "green"}));
-  std::string config = R"(
-listeners:
-  - name: main
-    address: "{{LISTEN}}"
-    route_config:
-      virtual_hosts:
-        - name: site
-          domains: ["*"]
-          routes:
-            - name: all
-              match:
-                prefix: "/"
-              route:
-                cluster: blue
-)";
-  uint16_t port = env_.startProxy(config + kBlueGreenClusters);
+  uint16_t port = env_.startProxy(std::string(kBlueOnlyListener) + kBlueGreenClusters);
   ASSERT_NE(port, 0);
   HttpClient client(port);
   ASSERT_EQ(client.get("/").status, 200);

@@ -12,21 +12,7 @@ namespace turnout::e2e {
 namespace {
 
 // Everything goes to blue.
-constexpr const char* kBlueOnly = R"(
-listeners:
-  - name: main
-    address: "{{LISTEN}}"
-    route_config:
-      virtual_hosts:
-        - name: site
-          domains: ["*"]
-          routes:
-            - name: all
-              match:
-                prefix: "/"
-              route:
-                cluster: blue
-)";
+constexpr const char* kBlueOnly = kBlueOnlyListener;
 
 constexpr size_t kTenMegabytes = 10 * 1024 * 1024;
 

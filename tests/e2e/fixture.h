@@ -13,6 +13,23 @@
 
 namespace turnout::e2e {
 
+// One listener whose only route sends everything to cluster "blue"; add the clusters.
+inline constexpr const char* kBlueOnlyListener = R"(
+listeners:
+  - name: main
+    address: "{{LISTEN}}"
+    route_config:
+      virtual_hosts:
+        - name: site
+          domains: ["*"]
+          routes:
+            - name: all
+              match:
+                prefix: "/"
+              route:
+                cluster: blue
+)";
+
 // Two clusters, "blue" and "green", each one demo backend. Tests append it to their own
 // listener section.
 inline constexpr const char* kBlueGreenClusters = R"(

@@ -171,25 +171,11 @@ TEST_F(E2eTest, EndpointAnswering5xxIsEjected) {
   EXPECT_NE(env_.logs().find("ejecting endpoint"), std::string::npos);
 }
 
-constexpr const char* kDrainConfig = R"(
-listeners:
-  - name: main
-    address: "{{LISTEN}}"
-    route_config:
-      virtual_hosts:
-        - name: site
-          domains: ["*"]
-          routes:
-            - name: rest
-              match: {prefix: "/"}
-              route:
-                cluster: blue
-)";
 
 TEST_F(E2eTest, SigtermLetsAnInFlightRequestFinishAndExitsZero) {
   ASSERT_TRUE(env_.startBackends({"blue"}));
   env_.setValue("GREEN", "127.0.0.1:1");
-  uint16_t port = env_.startProxy(std::string(kDrainConfig) + kBlueGreenClusters, 1);
+  uint16_t port = env_.startProxy(std::string(kBlueOnlyListener) + kBlueGreenClusters, 1);
   ASSERT_NE(port, 0);
 
   HttpResponse slow;
