@@ -171,7 +171,6 @@ TEST_F(E2eTest, EndpointAnswering5xxIsEjected) {
   EXPECT_NE(env_.logs().find("ejecting endpoint"), std::string::npos);
 }
 
-
 TEST_F(E2eTest, SigtermLetsAnInFlightRequestFinishAndExitsZero) {
   ASSERT_TRUE(env_.startBackends({"blue"}));
   env_.setValue("GREEN", "127.0.0.1:1");
