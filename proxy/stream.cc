@@ -192,7 +192,6 @@ bool Stream::chooseCluster() {
       index = static_cast<uint32_t>(other);
       pool = worker_.clusterPool(index);
       cluster_ = &snapshot_->clusters[index];
-      spilled_ = true;
     } else {
       panic = true;
     }

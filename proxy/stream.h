@@ -133,7 +133,6 @@ class Stream : public UpstreamClient, public Deferred {
   bool stale_retried_ = false;
   bool reused_upstream_ = false;
   bool sent_continue_ = false;
-  bool spilled_ = false;
   uint32_t attempts_ = 0;  // Retries made under the route's retry policy.
   RetryTimer* retry_timer_ = nullptr;
   bool finished_ = false;
