@@ -2,6 +2,7 @@
 #include "proxy/downstream_connection.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <cctype>
@@ -283,7 +284,10 @@ void DownstreamConnection::updateReading() {
   // in pending_, up to a bound.
   bool waiting = input_ == Input::RequestDone && !peer_closed_ &&
                  pending_.size() < kMaxPendingBytes;
-  bool want = lingering_ || (!input_paused_ && (parserRuns() || waiting));
+  // A connection that will linger reads (and drops) from the moment it decides to close,
+  // so that the usual close costs no epoll change either.
+  bool closing_reads = close_after_flush_ && linger_ && !peer_closed_;
+  bool want = lingering_ || closing_reads || (!input_paused_ && (parserRuns() || waiting));
   if (want && !reading_) {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &allocReadBuffer,
                   &DownstreamConnection::onRead);
@@ -326,7 +330,7 @@ void DownstreamConnection::drivePending() {
 
 void DownstreamConnection::afterInput() {
   if (peer_closed_ && input_ == Input::Head) {
-    closeAfterFlush();  // Nothing more can come; a partial request is dropped.
+    closeAfterFlush(false);  // Nothing more can come; a partial request is dropped.
     return;
   }
   if (stream_ != nullptr) {
@@ -340,6 +344,14 @@ void DownstreamConnection::handleEof() {
   if (lingering_ || input_ == Input::Head) {
     // Between requests (or mid-head) the client may simply leave.
     closeNow();
+    return;
+  }
+  if (close_after_flush_) {
+    // The client closed its side while our last response is still being written: it may
+    // still read, so finish writing, then close without lingering.
+    peer_closed_ = true;
+    linger_ = false;
+    updateReading();
     return;
   }
   if (input_ == Input::RequestDone) {
@@ -661,7 +673,7 @@ void DownstreamConnection::resumeInput() {
 void DownstreamConnection::streamFinished(bool keep_alive) {
   worker_.deferDelete(std::move(stream_));
   if (!keep_alive || !request_ended_ || worker_.draining() || write_failed_) {
-    closeAfterFlush();
+    closeAfterFlush(clientMaySendMore());
     return;
   }
   beginNextRequest();
@@ -721,7 +733,7 @@ void DownstreamConnection::onWriteDone(int status) {
   }
   size_t queued = outbox_.queuedBytes();
   if (close_after_flush_ && queued == 0) {
-    startLingering();
+    finishClose();
     return;
   }
   if (stream_ != nullptr && queued < kLowWatermarkBytes) {
@@ -741,45 +753,56 @@ void DownstreamConnection::onTimer(uv_timer_t* timer) {
   self->closeNow();
 }
 
-void DownstreamConnection::closeAfterFlush() {
+bool DownstreamConnection::clientMaySendMore() {
+  // RFC 9112 9.6: a client that sent "Connection: close" sends no further request on the
+  // connection. With its whole request read and nothing of it unparsed, nothing can arrive
+  // that a plain close would answer with a reset.
+  bool said_close = request_ended_ && llhttp_should_keep_alive(&parser_) == 0;
+  return !(peer_closed_ || (said_close && pending_.empty()));
+}
+
+void DownstreamConnection::closeAfterFlush(bool linger) {
   if (closed_ || close_after_flush_) {
     return;
   }
   input_ = Input::Closing;
   close_after_flush_ = true;
+  linger_ = linger;
   updateReading();
   flushOutput();
   if (!closed_ && outbox_.queuedBytes() == 0) {
-    startLingering();
+    finishClose();
   }
 }
 
+void DownstreamConnection::finishClose() {
+  if (linger_) {
+    startLingering();
+  } else {
+    closeNow();
+  }
+}
+
+// Half-closes and reads until the client's FIN (or kLingerMs), dropping what comes, so
+// that bytes the client sent before it saw our response do not make the kernel reset the
+// connection and destroy that response (RFC 9112 9.6). Called once everything queued is
+// written, so shutdown() directly on the socket is safe and spares libuv's shutdown
+// request, which waits for a writable event first.
 void DownstreamConnection::startLingering() {
   if (lingering_ || closed_) {
     return;
   }
   lingering_ = true;
 
-  // Allocated only here: a request every connection would carry for its last moments.
-  auto* request = new uv_shutdown_t;
-  request->data = this;
-  if (uv_shutdown(request, reinterpret_cast<uv_stream_t*>(&tcp_),
-                  &DownstreamConnection::onShutdown) != 0) {
-    delete request;
+  uv_os_fd_t fd;
+  bool shut = uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 &&
+              ::shutdown(fd, SHUT_WR) == 0;
+  if (!shut) {
     closeNow();
     return;
   }
   uv_timer_start(&timer_, &DownstreamConnection::onTimer, kLingerMs, 0);
   updateReading();
-}
-
-void DownstreamConnection::onShutdown(uv_shutdown_t* request, int status) {
-  // Runs before the handle's close callback, so the connection is still there.
-  auto* self = static_cast<DownstreamConnection*>(request->data);
-  delete request;
-  if (status < 0 && !self->closed_) {
-    self->closeNow();
-  }
 }
 
 void DownstreamConnection::closeNow() {

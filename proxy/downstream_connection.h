@@ -76,7 +76,6 @@ class DownstreamConnection : public OutboxOwner {
 
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onTimer(uv_timer_t* timer);
-  static void onShutdown(uv_shutdown_t* request, int status);
   static void onClose(uv_handle_t* handle);
 
   static int onMessageBegin(llhttp_t* parser);
@@ -110,8 +109,12 @@ class DownstreamConnection : public OutboxOwner {
   void finishRequestMessage();
   void beginNextRequest();
   void updateReading();
-  void closeAfterFlush();
+  // Closes once the outbox is written: with `linger`, after a half-close and a lingering
+  // read; without, at once (the client is known to send nothing more).
+  void closeAfterFlush(bool linger = true);
+  void finishClose();
   void startLingering();
+  bool clientMaySendMore();
   void shrinkWhileIdle();
   bool parserRuns() const;
 
@@ -138,6 +141,7 @@ class DownstreamConnection : public OutboxOwner {
   bool driving_ = false;       // drive() is on the stack.
   bool close_after_flush_ = false;
   bool lingering_ = false;
+  bool linger_ = true;  // How closeAfterFlush() ends: see there.
   bool peer_closed_ = false;      // The client shut down its sending side.
   bool request_started_ = false;  // A request's first byte was parsed.
   bool shrink_pending_ = false;   // The timer frees buffers first, then closes.
