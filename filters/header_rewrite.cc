@@ -23,26 +23,75 @@ void appendLine(std::string_view name, std::string_view value, std::string* out)
   out->append(name).append(": ").append(value).append(kCrlf);
 }
 
-// True when some Connection line lists `name` among its options (RFC 9110 7.6.1): the
-// sender declared that field meaningful for its own connection only.
-bool listedInConnection(std::span<const HeaderView> headers, std::string_view name) {
-  for (const HeaderView& header : headers) {
-    if (!equalsIgnoreCase(header.name, "connection")) {
-      continue;
-    }
-    Splitter options(header.value, ',');
-    std::string_view option;
-    while (options.next(&option)) {
-      if (equalsIgnoreCase(trimSpaces(option), name)) {
-        return true;
+// The options of a head's Connection lines (RFC 9110 7.6.1): fields the sender declared
+// meaningful for its own connection only. Gathered once per head, so that checking each
+// field costs a short loop instead of a scan of every line.
+class ConnectionOptions {
+ public:
+  explicit ConnectionOptions(std::span<const HeaderView> headers) : headers_(headers) {
+    for (const HeaderView& header : headers) {
+      if (equalsIgnoreCase(header.name, "connection")) {
+        addLine(header.value);
       }
     }
   }
-  return false;
-}
 
-bool isConnectionSpecific(std::string_view name, std::span<const HeaderView> headers) {
-  return isHopByHop(name) || listedInConnection(headers, name);
+  bool lists(std::string_view name) const {
+    if (overflow_) {
+      return scanLines(name);
+    }
+    for (size_t i = 0; i < count_; ++i) {
+      if (equalsIgnoreCase(options_[i], name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  void addLine(std::string_view value) {
+    Splitter options(value, ',');
+    std::string_view option;
+    while (options.next(&option)) {
+      option = trimSpaces(option);
+      if (option.empty()) {
+        continue;
+      }
+      if (count_ == options_.size()) {
+        overflow_ = true;
+        return;
+      }
+      options_[count_++] = option;
+    }
+  }
+
+  // The slow path for a head that lists more options than fit: every Connection line is
+  // split again for each field.
+  bool scanLines(std::string_view name) const {
+    for (const HeaderView& header : headers_) {
+      if (!equalsIgnoreCase(header.name, "connection")) {
+        continue;
+      }
+      Splitter options(header.value, ',');
+      std::string_view option;
+      while (options.next(&option)) {
+        if (equalsIgnoreCase(trimSpaces(option), name)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // Real heads list one or two options.
+  std::span<const HeaderView> headers_;
+  std::array<std::string_view, 8> options_;
+  size_t count_ = 0;
+  bool overflow_ = false;
+};
+
+bool isConnectionSpecific(std::string_view name, const ConnectionOptions& options) {
+  return isHopByHop(name) || options.lists(name);
 }
 
 bool isEnabledDecisionHeader(std::string_view name, const DecisionHeadersDef* decision) {
@@ -51,12 +100,13 @@ bool isEnabledDecisionHeader(std::string_view name, const DecisionHeadersDef* de
           equalsIgnoreCase(name, decision->bucket_header));
 }
 
-bool keepInUpstreamRequest(const HeaderView& header, const UpstreamRequestHead& head) {
+bool keepInUpstreamRequest(const HeaderView& header, const UpstreamRequestHead& head,
+                           const ConnectionOptions& options) {
   // Host identifies the origin end to end; a Connection line naming it is ignored.
   if (equalsIgnoreCase(header.name, "host")) {
     return true;
   }
-  return !isConnectionSpecific(header.name, head.headers) &&
+  return !isConnectionSpecific(header.name, options) &&
          !equalsIgnoreCase(header.name, "content-length") &&
          !equalsIgnoreCase(header.name, "expect") &&
          !equalsIgnoreCase(header.name, kShadowHeader) &&
@@ -64,11 +114,12 @@ bool keepInUpstreamRequest(const HeaderView& header, const UpstreamRequestHead& 
 }
 
 // The index of the last X-Forwarded-For line that will be forwarded, or -1.
-ptrdiff_t lastForwardedFor(const UpstreamRequestHead& head) {
+ptrdiff_t lastForwardedFor(const UpstreamRequestHead& head, const ConnectionOptions& options) {
   ptrdiff_t last = -1;
   for (size_t i = 0; i < head.headers.size(); ++i) {
     const HeaderView& header = head.headers[i];
-    if (equalsIgnoreCase(header.name, "x-forwarded-for") && keepInUpstreamRequest(header, head)) {
+    if (equalsIgnoreCase(header.name, "x-forwarded-for") &&
+        keepInUpstreamRequest(header, head, options)) {
       last = static_cast<ptrdiff_t>(i);
     }
   }
@@ -87,11 +138,12 @@ bool hasHost(std::span<const HeaderView> headers) {
 // Copies the client's lines that may cross the proxy; returns whether one of them was an
 // X-Forwarded-Proto.
 bool writeClientLines(const UpstreamRequestHead& head, std::string* out) {
-  const ptrdiff_t forwarded_for = lastForwardedFor(head);
+  const ConnectionOptions options(head.headers);
+  const ptrdiff_t forwarded_for = lastForwardedFor(head, options);
   bool has_forwarded_proto = false;
   for (size_t i = 0; i < head.headers.size(); ++i) {
     const HeaderView& header = head.headers[i];
-    if (!keepInUpstreamRequest(header, head)) {
+    if (!keepInUpstreamRequest(header, head, options)) {
       continue;
     }
     has_forwarded_proto = has_forwarded_proto || equalsIgnoreCase(header.name, "x-forwarded-proto");
@@ -143,8 +195,9 @@ void writeDecisionHeaders(const UpstreamRequestHead& head, std::string* out) {
   out->append(kCrlf);
 }
 
-bool keepInDownstreamResponse(const HeaderView& header, const DownstreamResponseHead& head) {
-  if (isConnectionSpecific(header.name, head.headers)) {
+bool keepInDownstreamResponse(const HeaderView& header, const DownstreamResponseHead& head,
+                              const ConnectionOptions& options) {
+  if (isConnectionSpecific(header.name, options)) {
     return false;
   }
 
@@ -266,8 +319,9 @@ void writeDownstreamResponseHead(const DownstreamResponseHead& head, std::string
   appendNumber(static_cast<uint64_t>(head.status), out);
   out->append(" ").append(reason).append(kCrlf);
 
+  const ConnectionOptions options(head.headers);
   for (const HeaderView& header : head.headers) {
-    if (keepInDownstreamResponse(header, head)) {
+    if (keepInDownstreamResponse(header, head, options)) {
       appendLine(header.name, header.value, out);
     }
   }

@@ -97,6 +97,23 @@ INSTANTIATE_TEST_SUITE_P(
                     "x-forwarded-for: 192.0.2.7\r\n"
                     "x-forwarded-proto: http\r\n"
                     "\r\n"},
+        RequestCase{"EveryListedOptionRemovedPastEight",
+                    {{"Host", "h"},
+                     {"Connection", "a1, a2, a3, a4, a5, a6"},
+                     {"Connection", "a7, a8, a9, X-Tenth"},
+                     {"x-tenth", "t"},
+                     {"a2", "2"},
+                     {"X-Kept", "k"}},
+                    "",
+                    RequestFraming::None,
+                    0,
+                    false,
+                    "GET /a?b=1 HTTP/1.1\r\n"
+                    "Host: h\r\n"
+                    "X-Kept: k\r\n"
+                    "x-forwarded-for: 192.0.2.7\r\n"
+                    "x-forwarded-proto: http\r\n"
+                    "\r\n"},
         RequestCase{"ClientShadowMarkDropped",
                     {{"Host", "h"}, {"X-Turnout-Shadow", "1"}},
                     "",
