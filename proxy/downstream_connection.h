@@ -122,6 +122,8 @@ class DownstreamConnection : public OutboxOwner {
   // parsing) and the line feed before them: a value piece there continues a folded line.
   bool followsLineStart(const char* data) const;
 
+  // Pointers and wide fields first, then the narrow ones, so that no padding pushes the
+  // object into a larger allocation class: every idle client connection costs its size.
   Worker& worker_;
   std::string listener_name_;
   uv_tcp_t tcp_;
@@ -134,31 +136,31 @@ class DownstreamConnection : public OutboxOwner {
   std::unique_ptr<Stream> stream_;
   SnapshotPtr snapshot_;  // Held while a head is parsed, for its limits.
   const ListenerDef* listener_ = nullptr;
+  const char* chunk_start_ = nullptr;  // The bytes llhttp_execute is working on.
+  uint64_t idle_ms_ = 60000;
+  uint64_t body_bytes_ = 0;
+  uint64_t extension_bytes_ = 0;  // Chunk extension bytes of the current request.
   Input input_ = Input::Head;
   int open_handles_ = 0;
+  char previous_chunk_end_ = 0;  // The last byte of the previous execute call.
+  char head_last_byte_ = 0;      // The last head byte checkLineEnds() saw.
   bool reading_ = false;
   bool input_paused_ = false;  // Back-pressure from the stream.
   bool driving_ = false;       // drive() is on the stack.
   bool close_after_flush_ = false;
   bool lingering_ = false;
-  bool linger_ = true;  // How closeAfterFlush() ends: see there.
+  bool linger_ = true;            // How closeAfterFlush() ends: see there.
   bool peer_closed_ = false;      // The client shut down its sending side.
   bool request_started_ = false;  // A request's first byte was parsed.
   bool shrink_pending_ = false;   // The timer frees buffers first, then closes.
-  uint64_t idle_ms_ = 60000;
   bool closed_ = false;
   bool head_too_large_ = false;
   bool obs_fold_ = false;
-  const char* chunk_start_ = nullptr;  // The bytes llhttp_execute is working on.
-  char previous_chunk_end_ = 0;        // The last byte of the previous execute call.
-  char head_last_byte_ = 0;            // The last head byte checkLineEnds() saw.
   bool body_too_large_ = false;
   bool write_failed_ = false;
   bool request_ended_ = false;     // The current request's last byte was parsed.
   bool message_complete_ = false;  // Set by the parser; consumed by handlePause().
   bool headers_complete_ = false;  // Likewise.
-  uint64_t body_bytes_ = 0;
-  uint64_t extension_bytes_ = 0;  // Chunk extension bytes of the current request.
   bool extensions_too_long_ = false;
 };
 
