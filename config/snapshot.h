@@ -228,6 +228,9 @@ struct ListenerDef {
   SocketAddress address;
   RouteTable route_table;
   uint32_t max_request_headers_bytes = 65536;
+  uint32_t max_request_line_bytes = 16384;
+  uint32_t max_request_headers_count = 100;
+  bool allow_bare_lf = false;
   uint64_t max_request_body_bytes = 0;  // 0: unlimited.
   uint64_t idle_timeout_ms = 60000;
 };

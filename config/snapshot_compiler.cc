@@ -269,6 +269,13 @@ ListenerDef compileListener(const config::Listener& listener, const ClusterIndex
   } else {
     compiled.max_request_headers_bytes = kDefaultMaxRequestHeadersBytes;
   }
+  if (listener.max_request_line_bytes() != 0) {
+    compiled.max_request_line_bytes = listener.max_request_line_bytes();
+  }
+  if (listener.max_request_headers_count() != 0) {
+    compiled.max_request_headers_count = listener.max_request_headers_count();
+  }
+  compiled.allow_bare_lf = listener.allow_bare_lf();
   compiled.max_request_body_bytes = listener.max_request_body_bytes();
   if (listener.has_idle_timeout()) {
     compiled.idle_timeout_ms = static_cast<uint64_t>(durationMillis(listener.idle_timeout()));

@@ -13,6 +13,9 @@ namespace {
 
 constexpr uint32_t kMinRequestHeadersBytes = 1024;
 constexpr uint32_t kMaxRequestHeadersBytes = 1024 * 1024;
+constexpr uint32_t kMinRequestLineBytes = 64;
+constexpr uint32_t kMaxRequestLineBytes = 1024 * 1024;
+constexpr uint32_t kMaxRequestHeadersCount = 10000;
 
 std::string indexed(const std::string& path, const char* field, int index) {
   return path + "." + field + "[" + std::to_string(index) + "]";
@@ -198,6 +201,17 @@ void checkListeners(const config::Bootstrap& config, ValidationContext* context)
         (header_bytes < kMinRequestHeadersBytes || header_bytes > kMaxRequestHeadersBytes)) {
       context->add(path + ".max_request_headers_bytes",
                    "must be 0 (default) or in 1024..1048576, got " + std::to_string(header_bytes));
+    }
+    uint32_t line_bytes = listener.max_request_line_bytes();
+    if (line_bytes != 0 &&
+        (line_bytes < kMinRequestLineBytes || line_bytes > kMaxRequestLineBytes)) {
+      context->add(path + ".max_request_line_bytes",
+                   "must be 0 (default) or in 64..1048576, got " + std::to_string(line_bytes));
+    }
+    if (listener.max_request_headers_count() > kMaxRequestHeadersCount) {
+      context->add(path + ".max_request_headers_count",
+                   "must be at most 10000 (0: default 100), got " +
+                       std::to_string(listener.max_request_headers_count()));
     }
     if (listener.has_idle_timeout()) {
       checkDuration(listener.idle_timeout(), false, path + ".idle_timeout", context);

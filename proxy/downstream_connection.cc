@@ -30,6 +30,8 @@ constexpr size_t kMaxPendingBytes = 64 * 1024;
 
 // Limits used when the listener left the config while a connection of it was open.
 constexpr uint32_t kDefaultHeadBytes = 65536;
+constexpr uint32_t kDefaultLineBytes = 16384;
+constexpr uint32_t kDefaultHeadersCount = 100;
 
 DownstreamConnection* fromParser(llhttp_t* parser) {
   return static_cast<DownstreamConnection*>(parser->data);
@@ -192,14 +194,14 @@ const char* headProblem(const llhttp_t& parser, const MessageHead& head) {
   return transferEncodingProblem(head.headers(), parser.http_minor);
 }
 
-// RFC 9112 2.2: lines end in CRLF. llhttp 8 also takes a bare LF after the request line
-// and at the end of the head, and any byte after the CR that ends the head. `previous`
-// is the byte before `data`.
 // The next `byte` in [from, end), or nullptr.
 const char* findByte(const char* from, const char* end, char byte) {
   return static_cast<const char*>(std::memchr(from, byte, static_cast<size_t>(end - from)));
 }
 
+// RFC 9112 2.2: lines end in CRLF. llhttp 8 also takes a bare LF after the request line
+// and at the end of the head, and any byte after the CR that ends the head. `previous`
+// is the byte before `data`.
 bool hasBareCrOrLf(char previous, const char* data, size_t length) {
   // Every LF must follow a CR, and every CR precede an LF. memchr scans a head many bytes
   // at a time; line ends are few.
@@ -220,6 +222,44 @@ bool hasBareCrOrLf(char previous, const char* data, size_t length) {
     }
   }
   return false;
+}
+
+// Copies `data` to `out` with a CR put before each LF that lacks one, up to and including
+// the LF that ends the head; the bytes after it (a body, a pipelined request) are copied
+// unchanged. RFC 9112 2.2 lets a recipient take a bare LF as a line end, but llhttp 8 only
+// relaxes that together with its checks on header value bytes, so a listener that allows
+// bare LFs has them turned into CRLF before llhttp sees the head. `previous` is the head
+// byte before `data`; `state` carries the line ends over from one read to the next.
+void addMissingCrs(std::string_view data, char previous, HeadLineEnds* state,
+                   std::string* out) {
+  out->reserve(data.size() + 16);
+  for (size_t i = 0; i < data.size(); ++i) {
+    char byte = data[i];
+    if (byte != '\n') {
+      if (byte != '\r') {
+        state->line_has_content = true;
+        state->head_has_content = true;
+      }
+      out->push_back(byte);
+      previous = byte;
+      continue;
+    }
+    if (previous != '\r') {
+      out->push_back('\r');
+    }
+    out->push_back('\n');
+    previous = '\n';
+
+    // An empty line after some content ends the head. Empty lines before the request line
+    // do not (RFC 9112 2.2 lets a server skip them).
+    bool head_ends = state->head_has_content && !state->line_has_content;
+    state->line_has_content = false;
+    if (head_ends) {
+      *state = HeadLineEnds{};
+      out->append(data.substr(i + 1));
+      return;
+    }
+  }
 }
 
 }  // namespace
@@ -372,9 +412,17 @@ void DownstreamConnection::handleEof() {
 // that finishes inside handlePause() only changes input_, and this loop goes on.
 void DownstreamConnection::drive(const char* data, size_t length) {
   driving_ = true;
+  std::string with_crs;  // The bytes llhttp reads instead, when bare LFs are allowed.
   while (length > 0 && parserRuns()) {
-    chunk_start_ = data;
     bool in_head = input_ == Input::Head;
+    if (in_head && allow_bare_lf_) {
+      std::string fixed;
+      addMissingCrs(std::string_view(data, length), head_last_byte_, &line_ends_, &fixed);
+      with_crs.swap(fixed);
+      data = with_crs.data();
+      length = with_crs.size();
+    }
+    chunk_start_ = data;
     llhttp_errno_t error = llhttp_execute(&parser_, data, length);
     previous_chunk_end_ = data[length - 1];
     if (error != HPE_OK && error != HPE_PAUSED) {
@@ -444,9 +492,8 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
                                               : kDefaultHeadBytes;
   self->head_.reset(limit);
   self->request_started_ = true;
-  self->head_too_large_ = false;
+  self->head_error_ = HeadError::None;
   self->body_too_large_ = false;
-  self->obs_fold_ = false;
   self->request_ended_ = false;
   self->body_bytes_ = 0;
   self->extension_bytes_ = 0;
@@ -456,14 +503,32 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
 
 int DownstreamConnection::onUrl(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
-  self->head_too_large_ = !self->head_.appendTarget(data, length);
-  return self->head_too_large_ ? -1 : 0;
+  if (!self->head_.appendTarget(data, length)) {
+    return self->failHead(HeadError::TooLarge);
+  }
+
+  // The request line is the method, a space, the target, a space and "HTTP/1.1"; llhttp
+  // has read the method by now.
+  size_t line = std::strlen(llhttp_method_name(static_cast<llhttp_method_t>(parser->method))) +
+                self->head_.target().size() + 10;
+  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_line_bytes
+                                              : kDefaultLineBytes;
+  return line > limit ? self->failHead(HeadError::LineTooLong) : 0;
 }
 
 int DownstreamConnection::onHeaderField(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
-  self->head_too_large_ = !self->head_.appendField(data, length);
-  return self->head_too_large_ ? -1 : 0;
+  if (!self->head_.appendField(data, length)) {
+    return self->failHead(HeadError::TooLarge);
+  }
+  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_count
+                                              : kDefaultHeadersCount;
+  return self->head_.lineCount() > limit ? self->failHead(HeadError::TooManyLines) : 0;
+}
+
+int DownstreamConnection::failHead(HeadError error) {
+  head_error_ = error;
+  return -1;
 }
 
 int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size_t length) {
@@ -476,11 +541,9 @@ int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size
   // space only is a fold. (llhttp reports an empty value as a piece of length 0 at the
   // start of the next line: that is no fold.)
   if (length > 0 && self->followsLineStart(data)) {
-    self->obs_fold_ = true;
-    return -1;
+    return self->failHead(HeadError::ObsFold);
   }
-  self->head_too_large_ = !self->head_.appendValue(data, length);
-  return self->head_too_large_ ? -1 : 0;
+  return self->head_.appendValue(data, length) ? 0 : self->failHead(HeadError::TooLarge);
 }
 
 bool DownstreamConnection::followsLineStart(const char* data) const {
@@ -606,10 +669,28 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
     return;
   }
 
-  LocalReply reply = head_too_large_ ? LocalReply::HeadersTooLarge : LocalReply::BadRequest;
-  std::string detail = head_too_large_ ? "request head exceeds max_request_headers_bytes"
-                       : obs_fold_     ? "obs-fold (a header line starting with white space)"
-                                       : llhttp_get_error_reason(&parser_);
+  LocalReply reply = LocalReply::BadRequest;
+  std::string detail;
+  switch (head_error_) {
+    case HeadError::TooLarge:
+      reply = LocalReply::HeadersTooLarge;
+      detail = "request head exceeds max_request_headers_bytes";
+      break;
+    case HeadError::TooManyLines:
+      reply = LocalReply::HeadersTooLarge;
+      detail = "request head has more lines than max_request_headers_count";
+      break;
+    case HeadError::LineTooLong:
+      reply = LocalReply::RequestLineTooLong;
+      detail = "request line exceeds max_request_line_bytes";
+      break;
+    case HeadError::ObsFold:
+      detail = "obs-fold (a header line starting with white space)";
+      break;
+    case HeadError::None:
+      detail = llhttp_get_error_reason(&parser_);
+      break;
+  }
   TURNOUT_LOG(Debug, "downstream",
               "rejecting request from " + client_ip_ + ": " + llhttp_errno_name(error) + " " +
                   detail);
@@ -689,9 +770,12 @@ void DownstreamConnection::beginNextRequest() {
   snapshot_.reset();
   listener_ = nullptr;
   idle_ms_ = 60000;
+  allow_bare_lf_ = false;
+  line_ends_ = HeadLineEnds{};
   for (const ListenerDef& listener : worker_.snapshot()->listeners) {
     if (listener.name == listener_name_) {
       idle_ms_ = listener.idle_timeout_ms;
+      allow_bare_lf_ = listener.allow_bare_lf;
       break;
     }
   }

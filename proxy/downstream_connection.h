@@ -23,6 +23,13 @@ namespace turnout {
 
 class Worker;
 
+// Where a request head's line ends stand between reads, for a listener that allows bare
+// LFs (downstream_connection.cc, addMissingCrs).
+struct HeadLineEnds {
+  bool line_has_content = false;  // The current line has a byte other than CR and LF.
+  bool head_has_content = false;  // Some line of the head has.
+};
+
 class DownstreamConnection : public OutboxOwner {
  public:
   DownstreamConnection(Worker& worker, std::string listener_name);
@@ -66,6 +73,9 @@ class DownstreamConnection : public OutboxOwner {
 
  private:
   // Where the request parser is. The parser runs in Head and Body only.
+  // Why a request head was refused while llhttp read it (None: llhttp's own error).
+  enum class HeadError : uint8_t { None, TooLarge, TooManyLines, LineTooLong, ObsFold };
+
   enum class Input {
     Head,             // Reading a request head (or waiting for one, between requests).
     WaitingUpstream,  // Head complete; the stream is getting an upstream connection.
@@ -105,6 +115,7 @@ class DownstreamConnection : public OutboxOwner {
   bool checkLineEnds(const char* data, size_t length);
   void startStream();
   void handleParseError(llhttp_errno_t error);
+  int failHead(HeadError error);  // Records `error`; returns llhttp's stop code.
   void replyAndClose(LocalReply reply, std::string_view detail);
   void finishRequestMessage();
   void beginNextRequest();
@@ -154,8 +165,9 @@ class DownstreamConnection : public OutboxOwner {
   bool request_started_ = false;  // A request's first byte was parsed.
   bool shrink_pending_ = false;   // The timer frees buffers first, then closes.
   bool closed_ = false;
-  bool head_too_large_ = false;
-  bool obs_fold_ = false;
+  HeadError head_error_ = HeadError::None;
+  bool allow_bare_lf_ = false;  // The listener's allow_bare_lf, read between requests.
+  HeadLineEnds line_ends_;
   bool body_too_large_ = false;
   bool write_failed_ = false;
   bool request_ended_ = false;     // The current request's last byte was parsed.

@@ -13,6 +13,8 @@ int localReplyStatus(LocalReply reply) {
       return 404;
     case LocalReply::BodyTooLarge:
       return 413;
+    case LocalReply::RequestLineTooLong:
+      return 414;
     case LocalReply::HeadersTooLarge:
       return 431;
     case LocalReply::UpstreamConnectFailed:
@@ -37,6 +39,8 @@ std::string_view localReplyCode(LocalReply reply) {
       return "no_route";
     case LocalReply::BodyTooLarge:
       return "body_too_large";
+    case LocalReply::RequestLineTooLong:
+      return "request_line_too_long";
     case LocalReply::HeadersTooLarge:
       return "headers_too_large";
     case LocalReply::UpstreamConnectFailed:

@@ -12,7 +12,8 @@ enum class LocalReply {
   BadRequest,              // 400: the request is not valid HTTP/1.1.
   NoRoute,                 // 404: no virtual host or route matches.
   BodyTooLarge,            // 413: the body exceeds the listener's max_request_body_bytes.
-  HeadersTooLarge,         // 431: the head exceeds max_request_headers_bytes.
+  RequestLineTooLong,      // 414: the request line exceeds max_request_line_bytes.
+  HeadersTooLarge,         // 431: the head exceeds max_request_headers_bytes or _count.
   UpstreamConnectFailed,   // 502: connecting to the endpoint failed.
   UpstreamReset,           // 502: the endpoint closed or reset the connection.
   UpstreamBadResponse,     // 502: the endpoint's response is not valid HTTP/1.1.

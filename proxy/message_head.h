@@ -42,6 +42,9 @@ class MessageHead {
 
   size_t storedBytes() const { return bytes_.size(); }
 
+  // Header lines begun so far (the one being read included).
+  size_t lineCount() const { return lines_.size(); }
+
   // Releases the memory of a large head once the connection goes idle.
   void shrink();
 

@@ -82,6 +82,9 @@ TEST_F(FullConfig, ListenerGetsAddressAndDefaults) {
   EXPECT_EQ(listener().address.text, "[::1]:8080");
   EXPECT_EQ(listener().address.sockaddrPtr()->sa_family, AF_INET6);
   EXPECT_EQ(listener().max_request_headers_bytes, 65536u);
+  EXPECT_EQ(listener().max_request_line_bytes, 16384u);
+  EXPECT_EQ(listener().max_request_headers_count, 100u);
+  EXPECT_FALSE(listener().allow_bare_lf);
   EXPECT_EQ(listener().max_request_body_bytes, 1048576u);
   EXPECT_EQ(listener().idle_timeout_ms, 60000u);
 }
@@ -248,6 +251,9 @@ listeners:
 - name: a
   address: 127.0.0.1:0
   max_request_headers_bytes: 1024
+  max_request_line_bytes: 512
+  max_request_headers_count: 7
+  allow_bare_lf: true
   idle_timeout: 0.0001s
   route_config:
     decision_headers: {disabled: true}
@@ -262,6 +268,9 @@ access_log: {path: "-", disabled: yes}
   const ListenerDef& listener = result.snapshot->listeners.at(0);
   EXPECT_FALSE(listener.route_table.decision_headers.enabled);
   EXPECT_EQ(listener.max_request_headers_bytes, 1024u);
+  EXPECT_EQ(listener.max_request_line_bytes, 512u);
+  EXPECT_EQ(listener.max_request_headers_count, 7u);
+  EXPECT_TRUE(listener.allow_bare_lf);
   EXPECT_EQ(listener.idle_timeout_ms, 1u);
 
   const RouteDef& route = listener.route_table.virtual_hosts.at(0).routes.at(0);

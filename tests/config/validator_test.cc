@@ -80,6 +80,13 @@ const InvalidCase kListenerCases[] = {
      withListeners("[" + listener("a", "127.0.0.1:80", "max_request_headers_bytes: 1048577, ") +
                    "]"),
      "listeners[0].max_request_headers_bytes", "got 1048577"},
+    {"RequestLineLimitTooSmall",
+     withListeners("[" + listener("a", "127.0.0.1:80", "max_request_line_bytes: 63, ") + "]"),
+     "listeners[0].max_request_line_bytes", "64..1048576"},
+    {"HeadersCountTooLarge",
+     withListeners("[" + listener("a", "127.0.0.1:80", "max_request_headers_count: 10001, ") +
+                   "]"),
+     "listeners[0].max_request_headers_count", "got 10001"},
     {"IdleTimeoutZero",
      withListeners("[" + listener("a", "127.0.0.1:80", "idle_timeout: 0s, ") + "]"),
      "listeners[0].idle_timeout", "must be positive"},

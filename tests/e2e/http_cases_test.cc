@@ -34,6 +34,7 @@ listeners:
     address: "{{LISTEN}}"
     max_request_headers_bytes: 2048
     max_request_body_bytes: 1024
+{{LISTENER_SETTINGS}}
     route_config:
       decision_headers:
         disabled: true
@@ -71,6 +72,7 @@ struct HttpCase {
   std::vector<std::string> client_never_gets;
   std::string connection;  // "", "closed" or "open".
   std::string known_bug;   // Set: the case shows a proxy bug not fixed yet; skipped.
+  std::string listener_settings;  // YAML lines added to the listener, indented.
 };
 
 void PrintTo(const HttpCase& param, std::ostream* out) {
@@ -180,6 +182,8 @@ bool applyLine(const std::string& key, const std::string& data, HttpCase* test) 
     test->connection = data;
   } else if (key == "known-bug") {
     test->known_bug = data;
+  } else if (key == "listener") {
+    test->listener_settings += "    " + data + "\n";
   } else {
     return false;
   }
@@ -415,6 +419,7 @@ TEST_P(HttpCaseTest, ClientAndBackendSeeExactlyTheExpectedBytes) {
   std::string answer = test.has_answer ? test.answer : kDefaultRawAnswer;
   backend.setAnswer(test.silent ? std::string() : answer, test.after);
   env_.setValue("BACKEND", "127.0.0.1:" + std::to_string(backend.port()));
+  env_.setValue("LISTENER_SETTINGS", test.listener_settings);
   uint16_t port = env_.startProxy(kCasesConfig, 1);
   ASSERT_NE(port, 0);
 
