@@ -14,15 +14,24 @@ namespace {
 // A batch is written out once it reaches this size, before the next tick.
 constexpr size_t kFlushBytes = 32 * 1024;
 
+// Appends the time as RFC 3339 UTC with milliseconds. The text up to the seconds changes
+// once a second, so each thread formats it once per second and keeps it.
 void appendTime(int64_t unix_ms, std::string* out) {
-  time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  tm parts{};
-  gmtime_r(&seconds, &parts);
-  char stamp[40];
-  snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-           parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-           static_cast<int>(unix_ms % 1000));
-  out->append(stamp);
+  thread_local int64_t cached_second = -1;
+  thread_local char prefix[32];  // "YYYY-MM-DDTHH:MM:SS." and a NUL.
+  int64_t second = unix_ms / 1000;
+  if (second != cached_second) {
+    time_t seconds = static_cast<time_t>(second);
+    tm parts{};
+    gmtime_r(&seconds, &parts);
+    strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S.", &parts);
+    cached_second = second;
+  }
+  int millis = static_cast<int>(unix_ms % 1000);
+  const char digits[4] = {static_cast<char>('0' + millis / 100),
+                          static_cast<char>('0' + millis / 10 % 10),
+                          static_cast<char>('0' + millis % 10), 'Z'};
+  out->append(prefix).append(digits, sizeof(digits));
 }
 
 // Text values may hold anything a client sent: spaces and control bytes are escaped so
