@@ -769,6 +769,7 @@ void DownstreamConnection::startTunnel(std::unique_ptr<Tunnel> tunnel,
   input_ = Input::Tunnel;
   snapshot_.reset();
   listener_ = nullptr;
+  head_.shrink();  // The request head is sent; nothing reads it again.
   tunnel_ = std::move(tunnel);
 
   // Bytes read after the request head were never parsed: they are the tunnel's first.

@@ -303,6 +303,7 @@ void UpstreamConnection::becomeTunnel(UpstreamClient* client) {
   client_ = client;
   state_ = State::Tunnel;
   uv_timer_stop(&timer_);
+  head_.shrink();  // The 101's head has been written out; a long tunnel needs no copy.
 }
 
 void UpstreamConnection::shutdownWrite() {
