@@ -183,6 +183,13 @@ const char* headProblem(const llhttp_t& parser, const MessageHead& head) {
     return "header name is not a token";
   }
 
+  // RFC 9110 9.3.6: a CONNECT has no content. llhttp ends the message at the head whatever
+  // its framing says, so a declared body would be tunnel bytes to us and a body upstream.
+  uint32_t framing = F_CHUNKED | F_CONTENT_LENGTH | F_TRANSFER_ENCODING;
+  if (parser.method == HTTP_CONNECT && (parser.flags & framing) != 0) {
+    return "CONNECT request with content framing";
+  }
+
   // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
   int hosts = 0;
   for (const HeaderView& header : head.headers()) {

@@ -2,17 +2,19 @@
 // (tests/e2e/ws_backend.py): the handshake, echoes both ways, the split, refusals,
 // closes from either side, the idle timeout, SIGTERM, and the config that turns it off.
 #include <arpa/inet.h>
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>

@@ -22,7 +22,7 @@ import socket
 import socketserver
 import threading
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def read_head(conn, buffered):
