@@ -91,6 +91,9 @@ class Stream : public UpstreamClient, public Deferred {
   friend class MirrorTap;
 
   void parseTarget();
+
+  // Sets tunnel_request_ from the method, the Upgrade value and the matched route (which
+  // may be null). False when the request was answered locally (a refused CONNECT).
   bool decideTunnel();
   bool chooseCluster();
   int32_t spillTarget(uint64_t now_ms);
@@ -103,6 +106,8 @@ class Stream : public UpstreamClient, public Deferred {
   void buildUpstreamHead();
   void connectUpstream(bool fresh);
   void sendHead();
+  // Appends the downstream head of `response` (a tunnel's 101 or 2xx included) to the
+  // client's outbox, with the sticky cookie and version header.
   void writeResponseHead(const UpstreamResponse& response);
   void replyLocally(LocalReply reply, std::string_view detail);
   void finish(bool keep_alive);

@@ -71,7 +71,8 @@ class Tunnel : public UpstreamClient, public Deferred {
   // ends the tunnel with `reason` in its access log line, unless it has ended already.
   void close(std::string_view reason);
 
-  // UpstreamClient: the tunnel's upstream side.
+  // UpstreamClient: the tunnel's upstream side. A tunnel's connection is connected and
+  // parses nothing, so the first four and onUpstreamComplete are never called.
   void onUpstreamReady(UpstreamConnection* connection) override {}
   void onUpstreamFailure(UpstreamFailure failure, bool response_seen) override;
   void onUpstreamInformational(const UpstreamResponse& response) override {}
