@@ -193,10 +193,11 @@ bool Stream::decideTunnel() {
 
   // An Upgrade the route tunnels goes upstream with the request. A request with a body is
   // not upgraded: the switch would have to wait for the whole body (RFC 9110 7.8), and a
-  // WebSocket handshake has none. It goes on as plain HTTP with Upgrade dropped, as an
-  // Upgrade to a protocol the route does not tunnel does.
+  // WebSocket handshake has none. Nor is an HTTP/1.0 one, whose Upgrade a server must
+  // ignore (RFC 9110 7.8). These go on as plain HTTP with Upgrade dropped, as an Upgrade
+  // to a protocol the route does not tunnel does.
   if (route_ != nullptr && !info_.upgrade.empty() && !requestHasBody() &&
-      tunnelsUpgrade(*route_, info_.upgrade)) {
+      info_.http_minor >= 1 && tunnelsUpgrade(*route_, info_.upgrade)) {
     tunnel_request_ = TunnelRequest::Upgrade;
   }
   return true;
