@@ -94,8 +94,10 @@ void checkMatch(const config::RouteMatch& match, const std::string& path,
     case Case::kSafeRegex:
       checkRegex(match.safe_regex(), path + ".safe_regex", context);
       break;
+    case Case::kConnectMatcher:
+      break;
     case Case::PATH_SPECIFIER_NOT_SET:
-      context->add(path, "one of prefix, path or safe_regex is required");
+      context->add(path, "one of prefix, path, safe_regex or connect_matcher is required");
       break;
   }
 
@@ -273,9 +275,35 @@ void checkAction(const config::RouteAction& action, const std::string& path,
     checkRetryPolicy(action.retry_policy(), path + ".retry_policy", context);
   }
   checkMirrorPolicies(action, path, context);
+  checkUpgradeConfigs(action.upgrade_configs(), path + ".upgrade_configs", context);
 }
 
 }  // namespace
+
+void checkUpgradeConfigs(const google::protobuf::RepeatedPtrField<config::UpgradeConfig>& list,
+                         const std::string& path, ValidationContext* context) {
+  std::unordered_set<std::string> seen;
+  for (int i = 0; i < list.size(); i++) {
+    std::string item = path + "[" + std::to_string(i) + "].upgrade_type";
+    const std::string& type = list.Get(i).upgrade_type();
+    if (!isHttpToken(type)) {
+      context->add(item, "\"" + type + "\" is not a protocol name (RFC 9110 token)");
+    } else if (!seen.insert(toLowerAscii(type)).second) {
+      context->add(item, "\"" + type + "\" is listed twice");
+    }
+  }
+}
+
+std::optional<bool> upgradeSetting(
+    const google::protobuf::RepeatedPtrField<config::UpgradeConfig>& list,
+    std::string_view type) {
+  for (const config::UpgradeConfig& upgrade : list) {
+    if (toLowerAscii(upgrade.upgrade_type()) == type) {
+      return !upgrade.has_enabled() || upgrade.enabled().value();
+    }
+  }
+  return std::nullopt;
+}
 
 void checkClusterReference(const std::string& name, const std::string& path,
                            ValidationContext* context) {

@@ -51,7 +51,8 @@ struct KeyValueMatch {
 };
 
 struct PathMatch {
-  enum class Kind { Prefix, Exact, Regex };
+  // Connect matches CONNECT requests only, and the other kinds never do.
+  enum class Kind { Prefix, Exact, Regex, Connect };
 
   Kind kind = Kind::Prefix;
   std::string value;
@@ -161,6 +162,11 @@ struct RouteDef {
 
   // Copies of each request for other clusters (parallel runs).
   std::vector<MirrorPolicyDef> mirrors;
+
+  // The protocol switches this route tunnels, lower-cased: Upgrade protocol names
+  // ("websocket") and "connect" for CONNECT. The listener's and the route's
+  // upgrade_configs merged over the default (websocket only).
+  std::vector<std::string> upgrade_types;
 };
 
 // A Host pattern: exact, "*.suffix" (Suffix holds ".suffix"), "prefix.*" or "*".
@@ -233,6 +239,7 @@ struct ListenerDef {
   bool allow_bare_lf = false;
   uint64_t max_request_body_bytes = 0;  // 0: unlimited.
   uint64_t idle_timeout_ms = 60000;
+  uint64_t tunnel_idle_timeout_ms = 3600000;
 };
 
 struct AccessLogDef {

@@ -3,6 +3,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "config/address.h"
@@ -92,6 +93,9 @@ PathMatch compilePath(const config::RouteMatch& match) {
       path.kind = PathMatch::Kind::Regex;
       path.value = match.safe_regex();
       path.regex = compileRegex(path.value);
+      break;
+    case Case::kConnectMatcher:
+      path.kind = PathMatch::Kind::Connect;
       break;
   }
   return path;
@@ -199,7 +203,40 @@ void compileUnhealthyPolicy(const config::RouteAction& action, const ClusterInde
   }
 }
 
-RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters) {
+using UpgradeConfigs = google::protobuf::RepeatedPtrField<config::UpgradeConfig>;
+
+// The protocols a route tunnels: websocket by default, then the listener's entries, then
+// the route's, each overriding what came before for its type.
+std::vector<std::string> compileUpgradeTypes(const UpgradeConfigs& listener,
+                                             const UpgradeConfigs& route) {
+  std::vector<std::pair<std::string, bool>> types = {{"websocket", true}};
+  auto apply = [&types](const UpgradeConfigs& configs) {
+    for (const config::UpgradeConfig& upgrade : configs) {
+      std::string type = toLowerAscii(upgrade.upgrade_type());
+      bool enabled = !upgrade.has_enabled() || upgrade.enabled().value();
+      auto found = std::find_if(types.begin(), types.end(),
+                                [&type](const auto& entry) { return entry.first == type; });
+      if (found != types.end()) {
+        found->second = enabled;
+      } else {
+        types.emplace_back(type, enabled);
+      }
+    }
+  };
+  apply(listener);
+  apply(route);
+
+  std::vector<std::string> enabled;
+  for (const auto& [type, on] : types) {
+    if (on) {
+      enabled.push_back(type);
+    }
+  }
+  return enabled;
+}
+
+RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters,
+                      const UpgradeConfigs& listener_upgrades) {
   RouteDef compiled;
   compiled.name = route.name();
 
@@ -224,11 +261,13 @@ RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters) 
   compiled.retry_policy = compileRetryPolicy(action);
   compiled.mirrors = compileMirrorPolicies(action, clusters, compiled.timeout_ms);
   compileUnhealthyPolicy(action, clusters, &compiled);
+  compiled.upgrade_types = compileUpgradeTypes(listener_upgrades, action.upgrade_configs());
   return compiled;
 }
 
 RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
-                             const ClusterIndex& clusters) {
+                             const ClusterIndex& clusters,
+                             const UpgradeConfigs& listener_upgrades) {
   RouteTable table;
   for (const config::VirtualHost& host : route_config.virtual_hosts()) {
     VirtualHostDef compiled;
@@ -241,7 +280,7 @@ RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
       }
     }
     for (const config::Route& route : host.routes()) {
-      compiled.routes.push_back(compileRoute(route, clusters));
+      compiled.routes.push_back(compileRoute(route, clusters, listener_upgrades));
     }
     table.virtual_hosts.push_back(std::move(compiled));
   }
@@ -263,7 +302,8 @@ ListenerDef compileListener(const config::Listener& listener, const ClusterIndex
   std::string unused_reason;
   compiled.address =
       parseSocketAddress(listener.address(), &unused_reason).value_or(SocketAddress{});
-  compiled.route_table = compileRouteTable(listener.route_config(), clusters);
+  compiled.route_table =
+      compileRouteTable(listener.route_config(), clusters, listener.upgrade_configs());
   if (listener.max_request_headers_bytes() != 0) {
     compiled.max_request_headers_bytes = listener.max_request_headers_bytes();
   } else {
@@ -279,6 +319,10 @@ ListenerDef compileListener(const config::Listener& listener, const ClusterIndex
   compiled.max_request_body_bytes = listener.max_request_body_bytes();
   if (listener.has_idle_timeout()) {
     compiled.idle_timeout_ms = static_cast<uint64_t>(durationMillis(listener.idle_timeout()));
+  }
+  if (listener.has_tunnel_idle_timeout()) {
+    compiled.tunnel_idle_timeout_ms =
+        static_cast<uint64_t>(durationMillis(listener.tunnel_idle_timeout()));
   }
   return compiled;
 }

@@ -182,6 +182,32 @@ void checkListenerAddress(const config::Listener& listener, const std::string& p
   bound->emplace_back(*address, path);
 }
 
+// CONNECT needs both a connect matcher and the "CONNECT" upgrade type, as in Envoy; either
+// alone would be a route that silently never tunnels.
+void checkConnectRoutes(const config::Listener& listener, const std::string& path,
+                        ValidationContext* context) {
+  std::optional<bool> on_listener = upgradeSetting(listener.upgrade_configs(), "connect");
+  const config::RouteConfiguration& route_config = listener.route_config();
+  for (int h = 0; h < route_config.virtual_hosts_size(); h++) {
+    const config::VirtualHost& host = route_config.virtual_hosts(h);
+    for (int r = 0; r < host.routes_size(); r++) {
+      const config::Route& route = host.routes(r);
+      std::string route_path = path + ".route_config.virtual_hosts[" + std::to_string(h) +
+                               "].routes[" + std::to_string(r) + "]";
+      std::optional<bool> on_route = upgradeSetting(route.route().upgrade_configs(), "connect");
+      bool connect_route = route.match().has_connect_matcher();
+      if (connect_route && !on_route.value_or(on_listener.value_or(false))) {
+        context->add(route_path + ".match.connect_matcher",
+                     "needs upgrade_configs [{upgrade_type: CONNECT}] on the route or the "
+                     "listener");
+      } else if (!connect_route && on_route.value_or(false)) {
+        context->add(route_path + ".route.upgrade_configs",
+                     "CONNECT is only accepted by a route with match.connect_matcher");
+      }
+    }
+  }
+}
+
 void checkListeners(const config::Bootstrap& config, ValidationContext* context) {
   if (config.listeners().empty()) {
     context->add("listeners", "at least one listener is required");
@@ -216,7 +242,13 @@ void checkListeners(const config::Bootstrap& config, ValidationContext* context)
     if (listener.has_idle_timeout()) {
       checkDuration(listener.idle_timeout(), false, path + ".idle_timeout", context);
     }
+    if (listener.has_tunnel_idle_timeout()) {
+      checkDuration(listener.tunnel_idle_timeout(), false, path + ".tunnel_idle_timeout",
+                    context);
+    }
+    checkUpgradeConfigs(listener.upgrade_configs(), path + ".upgrade_configs", context);
     checkRouteConfig(listener.route_config(), path + ".route_config", context);
+    checkConnectRoutes(listener, path, context);
   }
 }
 

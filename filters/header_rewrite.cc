@@ -201,6 +201,12 @@ bool keepInDownstreamResponse(const HeaderView& header, const DownstreamResponse
     return false;
   }
 
+  bool framing_field = equalsIgnoreCase(header.name, "content-length") ||
+                       equalsIgnoreCase(header.name, "transfer-encoding");
+  if (head.tunnel && framing_field) {
+    return false;
+  }
+
   // The proxy re-frames the body, so the upstream's length is stale, except when there
   // is no body: then Content-Length describes the representation (HEAD, 304) and must
   // reach the client unchanged (RFC 9110 8.6).
@@ -227,6 +233,14 @@ void writeResponseFraming(const DownstreamResponseHead& head, std::string* out) 
 }
 
 void writeConnectionLine(const DownstreamResponseHead& head, std::string* out) {
+  if (head.tunnel) {
+    if (!head.upgrade.empty()) {
+      appendLine("upgrade", head.upgrade, out);
+      out->append("connection: upgrade\r\n");
+    }
+    return;
+  }
+
   // A close-delimited body is only delimited if the proxy really closes afterwards.
   if (!head.keep_alive || head.framing == ResponseFraming::CloseDelimited) {
     out->append("connection: close\r\n");
@@ -309,6 +323,10 @@ void writeUpstreamRequestHead(const UpstreamRequestHead& head, std::string* out)
   }
 
   writeRequestFraming(head, out);
+  if (!head.upgrade.empty()) {
+    appendLine("upgrade", head.upgrade, out);
+    out->append("connection: upgrade\r\n");
+  }
   writeDecisionHeaders(head, out);
   out->append(kCrlf);
 }

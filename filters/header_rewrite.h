@@ -50,6 +50,12 @@ struct UpstreamRequestHead {
   RequestFraming framing = RequestFraming::None;
   uint64_t content_length = 0;  // Used with RequestFraming::ContentLength only.
 
+  // When not empty, the request asks the upstream to switch to this protocol (the client's
+  // Upgrade value) and the proxy will tunnel on a 101: "upgrade: <upgrade>" and
+  // "connection: upgrade" are written (RFC 9110 7.8). Empty: Upgrade is dropped like any
+  // hop-by-hop field.
+  std::string_view upgrade;
+
   // The routing decision. With decision_headers null or disabled, no decision header is
   // added and client lines with those names pass through untouched (a chain of proxies
   // may rely on them); when enabled, the client's lines are dropped and replaced.
@@ -67,8 +73,8 @@ struct UpstreamRequestHead {
 //   - kShadowHeader lines (only the proxy marks shadow traffic);
 // with the last kept X-Forwarded-For line extended by ", <client_ip>". Then, in order:
 // "x-forwarded-for: <client_ip>" if no line was kept, "x-forwarded-proto: http" if the
-// client sent none, "x-request-id", the framing line, the decision headers, and the
-// empty line ending the head.
+// client sent none, "x-request-id", the framing line, the upgrade lines, the decision
+// headers, and the empty line ending the head.
 void writeUpstreamRequestHead(const UpstreamRequestHead& head, std::string* out);
 
 // How the response body travels to the client.
@@ -102,14 +108,23 @@ struct DownstreamResponseHead {
 
   // Lines the proxy adds after everything else, e.g. the sticky bucket's Set-Cookie.
   std::span<const HeaderView> extra_headers;
+
+  // The response turns the connection into a tunnel: a 101 to an Upgrade request, or a
+  // 2xx to CONNECT. No framing field is written, nor an upstream Content-Length or
+  // Transfer-Encoding (RFC 9110 9.3.6: a 2xx to CONNECT has none; a 101 has no content).
+  bool tunnel = false;
+
+  // With tunnel: the protocol switched to, written as "upgrade: <upgrade>" with
+  // "connection: upgrade" (RFC 9110 15.2.2). Empty for CONNECT: no Connection line.
+  std::string_view upgrade;
 };
 
 // Appends to `out`: "HTTP/1.1 <status> <reason>", every upstream line in order except
 // hop-by-hop fields, fields named in a Connection line, Content-Length and
 // Transfer-Encoding (with NoBody an upstream Content-Length is kept as is); then the
 // framing line; "connection: close" when !keep_alive or close-delimited, else
-// "connection: keep-alive" for an HTTP/1.0 client; then the extra lines and the empty
-// line.
+// "connection: keep-alive" for an HTTP/1.0 client (a tunnel: the upgrade lines instead);
+// then the extra lines and the empty line.
 void writeDownstreamResponseHead(const DownstreamResponseHead& head, std::string* out);
 
 // The value of the Set-Cookie line that remembers a randomly drawn bucket, e.g.

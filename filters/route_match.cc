@@ -1,6 +1,8 @@
 // Chooses the virtual host by Host and the first route whose matchers all succeed.
 #include "filters/route_match.h"
 
+#include <algorithm>
+
 #include "filters/cookies.h"
 #include "filters/query.h"
 #include "filters/text.h"
@@ -47,6 +49,8 @@ bool pathMatches(const PathMatch& match, std::string_view path) {
       return path == match.value;
     case PathMatch::Kind::Regex:
       return match.regex != nullptr && re2::RE2::FullMatch(path, *match.regex);
+    case PathMatch::Kind::Connect:
+      return true;  // The method test (routeMatches) already decided.
   }
   return false;
 }
@@ -142,6 +146,13 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
 }
 
 bool routeMatches(const RouteDef& route, const RequestView& request) {
+  // A CONNECT target has no path (RFC 9110 9.3.6): only a connect route takes it, and a
+  // connect route takes nothing else.
+  bool connect_route = route.path.kind == PathMatch::Kind::Connect;
+  if (connect_route != (request.method == "CONNECT")) {
+    return false;
+  }
+
   // Cheapest tests first: most routes are told apart by method or path.
   if (!methodMatches(route.methods, request.method) || !pathMatches(route.path, request.path)) {
     return false;
@@ -171,6 +182,28 @@ bool cookieMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& 
 
 bool queryParameterMatches(const KeyValueMatch& matcher, std::string_view query) {
   return anyValueMatches(matcher, QueryScanner(query, matcher.name)) != matcher.invert;
+}
+
+bool tunnelsUpgrade(const RouteDef& route, std::string_view upgrade) {
+  // RFC 9110 7.8: protocol-name ["/" protocol-version]; a list offers several protocols,
+  // and choosing among them is the server's business, so a list is not tunnelled.
+  std::string_view protocol = trimSpaces(upgrade);
+  if (protocol.empty() || protocol.find(',') != std::string_view::npos) {
+    return false;
+  }
+  protocol = trimSpaces(protocol.substr(0, protocol.find('/')));
+  for (const std::string& type : route.upgrade_types) {
+    if (type != "connect" && equalsIgnoreCase(type, protocol)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool acceptsConnect(const RouteDef& route) {
+  return route.path.kind == PathMatch::Kind::Connect &&
+         std::find(route.upgrade_types.begin(), route.upgrade_types.end(), "connect") !=
+             route.upgrade_types.end();
 }
 
 }  // namespace turnout

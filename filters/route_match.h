@@ -31,9 +31,19 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 //   - path (the path without the query): prefix, exact, or an RE2 regex that must match
 //     the whole path; case-sensitive;
 //   - method: one of route.methods, case-sensitive; an empty list accepts any method;
+//     CONNECT matches only a route with a connect matcher, and such a route nothing else;
 //   - each header, cookie and query parameter matcher, as described below.
 // A request with no header vector is treated as having no headers.
 bool routeMatches(const RouteDef& route, const RequestView& request);
+
+// True when `upgrade`, the value of a request's Upgrade header, names one protocol that
+// `route` tunnels (RouteDef::upgrade_types), compared case-insensitively by its
+// protocol-name; "websocket" and "WebSocket/13" both name websocket. A list of several
+// protocols is never tunnelled.
+bool tunnelsUpgrade(const RouteDef& route, std::string_view upgrade);
+
+// True when `route` has a connect matcher and tunnels "connect".
+bool acceptsConnect(const RouteDef& route);
 
 // Header matcher semantics (RFC 9110 5.3): the names compare case-insensitively; a value
 // matcher succeeds if it matches the whole value of any one line with that name or any

@@ -13,6 +13,7 @@
 #include "filters/text.h"
 #include "proxy/log.h"
 #include "proxy/read_buffer.h"
+#include "proxy/tunnel.h"
 #include "proxy/worker.h"
 
 namespace turnout {
@@ -103,12 +104,22 @@ bool isValidAuthority(std::string_view authority) {
 }
 
 // RFC 9112 3.2: origin-form, absolute-form (http or https), or "*" for OPTIONS, in visible
-// ASCII and without a fragment. Authority-form is refused: turnout opens no tunnels.
+// ASCII and without a fragment; authority-form ("host:port") for CONNECT and for nothing
+// else (RFC 9112 3.2.3). Whether a CONNECT is tunnelled the route decides.
 const char* targetProblem(std::string_view method, std::string_view target) {
   for (char c : target) {
     if (c <= ' ' || c >= 0x7f || c == '#') {
       return "invalid byte in the request target";
     }
+  }
+  if (method == "CONNECT") {
+    // RFC 9110 9.3.6: the port is required, and there is nothing but host and port.
+    size_t colon = target.rfind(':');
+    bool has_port = colon != std::string_view::npos && colon > 0 && colon + 1 < target.size() &&
+                    target.back() != ']';
+    bool valid = has_port && target.find_first_of("/?@") == std::string_view::npos &&
+                 isValidAuthority(target);
+    return valid ? nullptr : "CONNECT target is not host:port";
   }
   if (target == "*") {
     return method == "OPTIONS" ? nullptr : "asterisk-form target for a method other than OPTIONS";
@@ -173,6 +184,13 @@ const char* headProblem(const llhttp_t& parser, const MessageHead& head) {
   }
   if (!head.namesAreTokens()) {
     return "header name is not a token";
+  }
+
+  // RFC 9110 9.3.6: a CONNECT has no content. llhttp ends the message at the head whatever
+  // its framing says, so a declared body would be tunnel bytes to us and a body upstream.
+  uint32_t framing = F_CHUNKED | F_CONTENT_LENGTH | F_TRANSFER_ENCODING;
+  if (parser.method == HTTP_CONNECT && (parser.flags & framing) != 0) {
+    return "CONNECT request with content framing";
   }
 
   // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
@@ -280,6 +298,11 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::string listener_
 
 DownstreamConnection::~DownstreamConnection() = default;
 
+// Every idle keep-alive client costs this object (bench/idlemem.sh). 896 bytes is one of
+// jemalloc's size classes; a byte more would move every connection to the next (1024).
+// Tunnel state lives in its own object for that reason.
+static_assert(sizeof(DownstreamConnection) <= 896, "DownstreamConnection outgrew 896 bytes");
+
 const llhttp_settings_t& DownstreamConnection::parserSettings() {
   static const llhttp_settings_t settings = [] {
     llhttp_settings_t s;
@@ -327,7 +350,9 @@ void DownstreamConnection::updateReading() {
   // A connection that will linger reads (and drops) from the moment it decides to close,
   // so that the usual close costs no epoll change either.
   bool closing_reads = close_after_flush_ && linger_ && !peer_closed_;
-  bool want = lingering_ || closing_reads || (!input_paused_ && (parserRuns() || waiting));
+  bool tunnel = input_ == Input::Tunnel && !peer_closed_;
+  bool want = lingering_ || closing_reads ||
+              (!input_paused_ && (parserRuns() || waiting || tunnel));
   if (want && !reading_) {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &allocReadBuffer,
                   &DownstreamConnection::onRead);
@@ -340,6 +365,10 @@ void DownstreamConnection::updateReading() {
 
 void DownstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
   auto* self = static_cast<DownstreamConnection*>(stream->data);
+  if (nread < 0 && self->input_ == Input::Tunnel) {
+    self->handleTunnelEof(nread);
+    return;
+  }
   if (nread > 0) {
     self->handleRead(buffer->base, static_cast<size_t>(nread));
   } else if (nread < 0) {
@@ -350,6 +379,10 @@ void DownstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_b
 void DownstreamConnection::handleRead(const char* data, size_t length) {
   if (lingering_ || closed_) {
     return;  // A closing connection drops what the client still sends.
+  }
+  if (input_ == Input::Tunnel) {
+    tunnel_->onClientBytes(std::string_view(data, length));
+    return;
   }
 
   if (pending_.empty()) {
@@ -407,6 +440,18 @@ void DownstreamConnection::handleEof() {
   closeNow();
 }
 
+void DownstreamConnection::handleTunnelEof(ssize_t status) {
+  if (status != UV_EOF) {
+    closeNow();  // A reset: the tunnel ends with the connection.
+    return;
+  }
+
+  // libuv stopped reading by itself at the FIN; the tunnel passes the half-close on.
+  peer_closed_ = true;
+  reading_ = false;
+  tunnel_->onClientEnd();
+}
+
 // Runs the parser over `data` until it is consumed or the parser pauses for an event that
 // only a stream can bring; whatever is left waits in pending_. Never re-entered: a stream
 // that finishes inside handlePause() only changes input_, and this loop goes on.
@@ -425,6 +470,16 @@ void DownstreamConnection::drive(const char* data, size_t length) {
     chunk_start_ = data;
     llhttp_errno_t error = llhttp_execute(&parser_, data, length);
     previous_chunk_end_ = data[length - 1];
+    if (error == HPE_PAUSED_UPGRADE) {
+      // llhttp stops after an Upgrade or CONNECT request, at the first byte after it; we
+      // get here only once that request's answer was not a tunnel (a tunnel never parses
+      // again). The server declined the switch (RFC 9110 7.8), so HTTP goes on.
+      const char* stop = llhttp_get_error_pos(&parser_);
+      length -= static_cast<size_t>(stop - data);
+      data = stop;
+      llhttp_resume_after_upgrade(&parser_);
+      continue;
+    }
     if (error != HPE_OK && error != HPE_PAUSED) {
       handleParseError(error);
       length = 0;
@@ -619,6 +674,11 @@ void DownstreamConnection::startStream() {
   bool has_body = info.chunked || info.content_length > 0;
   info.expect_continue = has_body && parser_.http_minor >= 1 &&
                          equalsIgnoreCase(head_.find("expect"), "100-continue");
+  // llhttp's upgrade flag: Upgrade plus a "Connection: upgrade" option (RFC 9110 7.8), or
+  // CONNECT, which the method says already.
+  if (parser_.upgrade != 0 && parser_.method != HTTP_CONNECT) {
+    info.upgrade = head_.find("upgrade");
+  }
   info.client_ip = client_ip_;
   info.start_unix_ms = unixMillis();
   info.start_loop_ms = uv_now(worker_.loop());
@@ -805,6 +865,59 @@ void DownstreamConnection::drain() {
   }
 }
 
+// --- Tunnels. ---
+
+void DownstreamConnection::startTunnel(std::unique_ptr<Tunnel> tunnel,
+                                       std::string_view from_upstream) {
+  worker_.deferDelete(std::move(stream_));
+  input_ = Input::Tunnel;
+  snapshot_.reset();
+  listener_ = nullptr;
+  head_.shrink();  // The request head is sent; nothing reads it again.
+  tunnel_ = std::move(tunnel);
+
+  // Bytes read after the request head were never parsed: they are the tunnel's first.
+  std::string from_client;
+  from_client.swap(pending_);
+  tunnel_->start(from_client, from_upstream);
+  if (closed_) {
+    return;
+  }
+  if (peer_closed_) {
+    tunnel_->onClientEnd();  // The client sent FIN while the answer was awaited.
+    return;
+  }
+  updateReading();
+}
+
+void DownstreamConnection::armTunnelTimer(uint64_t ms) {
+  if (!closed_) {
+    uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+  }
+}
+
+void DownstreamConnection::shutdownOutput() {
+  if (closed_) {
+    return;
+  }
+  auto* request = new uv_shutdown_t;
+  request->data = this;
+  if (uv_shutdown(request, reinterpret_cast<uv_stream_t*>(&tcp_),
+                  &DownstreamConnection::onShutdown) != 0) {
+    delete request;
+    closeNow();
+  }
+}
+
+void DownstreamConnection::onShutdown(uv_shutdown_t* request, int status) {
+  // Runs before the handle's close callback, so the connection is still there.
+  auto* self = static_cast<DownstreamConnection*>(request->data);
+  delete request;
+  if (status < 0 && !self->closed_) {
+    self->closeNow();
+  }
+}
+
 // --- Writing and closing. ---
 
 void DownstreamConnection::onWriteDone(int status) {
@@ -823,6 +936,9 @@ void DownstreamConnection::onWriteDone(int status) {
   if (stream_ != nullptr && queued < kLowWatermarkBytes) {
     stream_->onDownstreamDrained();
   }
+  if (tunnel_ != nullptr && queued < kLowWatermarkBytes) {
+    tunnel_->onClientDrained();
+  }
 }
 
 void DownstreamConnection::onTimer(uv_timer_t* timer) {
@@ -830,6 +946,10 @@ void DownstreamConnection::onTimer(uv_timer_t* timer) {
   if (self->shrink_pending_ && self->input_ == Input::Head && !self->request_started_ &&
       !self->close_after_flush_ && !self->write_failed_ && !self->lingering_) {
     self->shrinkWhileIdle();
+    return;
+  }
+  if (self->input_ == Input::Tunnel && !self->write_failed_) {
+    self->tunnel_->onIdleTimer();
     return;
   }
   // Every other use of the timer ends in a close: the idle or head timeout, the end of a
@@ -898,6 +1018,10 @@ void DownstreamConnection::closeNow() {
   if (stream_ != nullptr) {
     stream_->abort("client_closed");
     worker_.deferDelete(std::move(stream_));
+  }
+  if (tunnel_ != nullptr) {
+    tunnel_->close(worker_.draining() ? "drain_timeout" : "client_closed");
+    worker_.deferDelete(std::move(tunnel_));
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &DownstreamConnection::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &DownstreamConnection::onClose);

@@ -5,6 +5,10 @@
 // and at the end of each request (until its response is done), so pipelined requests
 // wait in the input buffer and are answered in the order they came. Worker loop only.
 //
+// After a protocol switch (a 101 to an Upgrade request, a 2xx to CONNECT) the connection
+// carries a Tunnel instead of HTTP: its reads, its FIN and its drained writes go to the
+// tunnel, and it never parses HTTP again.
+//
 // Lifetime: created by the worker on accept; closes itself; freed in the close callback
 // of its last libuv handle, after every write callback has run.
 #pragma once
@@ -21,6 +25,7 @@
 
 namespace turnout {
 
+class Tunnel;
 class Worker;
 
 // Where a request head's line ends stand between reads, for a listener that allows bare
@@ -61,8 +66,22 @@ class DownstreamConnection : public OutboxOwner {
   // connection closes once the response is written.
   void streamFinished(bool keep_alive);
 
-  // Closes at once (the stream has nothing more to say): used for aborts.
+  // Closes at once (the stream has nothing more to say): used for aborts. Ends a tunnel.
   void closeNow();
+
+  // --- Called by the stream that opened a tunnel, then by the tunnel. ---
+
+  // The stream's answer opened `tunnel`: the stream is freed after the current callback,
+  // and from now on the connection carries raw bytes. `from_upstream` are the endpoint's
+  // bytes after its answer's head; the client's bytes read after the request head
+  // (pipelined, never parsed) go to the tunnel too.
+  void startTunnel(std::unique_ptr<Tunnel> tunnel, std::string_view from_upstream);
+
+  // Arms the connection's timer for the tunnel's idle timeout.
+  void armTunnelTimer(uint64_t ms);
+
+  // Sends FIN to the client once the queued bytes are written; reading goes on.
+  void shutdownOutput();
 
   // Closes idle connections at once and busy ones after their current response.
   void drain();
@@ -81,11 +100,13 @@ class DownstreamConnection : public OutboxOwner {
     WaitingUpstream,  // Head complete; the stream is getting an upstream connection.
     Body,             // Forwarding the request body.
     RequestDone,      // The request ended; its response is still being sent.
+    Tunnel,           // Raw bytes both ways (tunnel_); the parser never runs again.
     Closing,
   };
 
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onTimer(uv_timer_t* timer);
+  static void onShutdown(uv_shutdown_t* request, int status);
   static void onClose(uv_handle_t* handle);
 
   static int onMessageBegin(llhttp_t* parser);
@@ -101,6 +122,7 @@ class DownstreamConnection : public OutboxOwner {
   void onWriteDone(int status) override;
   void handleRead(const char* data, size_t length);
   void handleEof();
+  void handleTunnelEof(ssize_t status);
   void drive(const char* data, size_t length);
 
   // Parses what waits in pending_, then afterInput().
@@ -174,6 +196,10 @@ class DownstreamConnection : public OutboxOwner {
   bool message_complete_ = false;  // Set by the parser; consumed by handlePause().
   bool headers_complete_ = false;  // Likewise.
   bool extensions_too_long_ = false;
+
+  // Set only while the connection is a tunnel: allocated then, so that no idle
+  // connection pays for a tunnel's state.
+  std::unique_ptr<Tunnel> tunnel_;
 };
 
 }  // namespace turnout

@@ -8,6 +8,7 @@ namespace turnout {
 int localReplyStatus(LocalReply reply) {
   switch (reply) {
     case LocalReply::BadRequest:
+    case LocalReply::ConnectNotEnabled:
       return 400;
     case LocalReply::NoRoute:
       return 404;
@@ -35,6 +36,8 @@ std::string_view localReplyCode(LocalReply reply) {
   switch (reply) {
     case LocalReply::BadRequest:
       return "bad_request";
+    case LocalReply::ConnectNotEnabled:
+      return "connect_not_enabled";
     case LocalReply::NoRoute:
       return "no_route";
     case LocalReply::BodyTooLarge:

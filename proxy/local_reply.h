@@ -10,6 +10,7 @@ namespace turnout {
 // is both the first word of the body and the access log's error field.
 enum class LocalReply {
   BadRequest,              // 400: the request is not valid HTTP/1.1.
+  ConnectNotEnabled,       // 400: CONNECT, and no route of the listener accepts it.
   NoRoute,                 // 404: no virtual host or route matches.
   BodyTooLarge,            // 413: the body exceeds the listener's max_request_body_bytes.
   RequestLineTooLong,      // 414: the request line exceeds max_request_line_bytes.

@@ -8,6 +8,7 @@
 #include "filters/text.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/log.h"
+#include "proxy/tunnel.h"
 #include "proxy/upstream_pool.h"
 
 namespace turnout {
@@ -97,6 +98,13 @@ void Stream::parseTarget() {
   std::string_view rest = target_;
   std::string_view authority;
 
+  // authority-form (RFC 9112 3.2.3): CONNECT names host and port only; the host picks
+  // the virtual host, and there is no path.
+  if (info_.method == "CONNECT") {
+    host_ = stripPort(target_);
+    return;
+  }
+
   // absolute-form (RFC 9112 3.2.2): the authority replaces Host, the rest is the path, and
   // the upstream gets the origin-form with the authority as its Host.
   if (!rest.empty() && rest.front() != '/' && rest != "*") {
@@ -132,6 +140,9 @@ void Stream::start() {
   view.headers = &head_.headers();
 
   route_ = matchRoute(listener_.route_table, view);
+  if (!decideTunnel()) {
+    return;
+  }
   if (route_ == nullptr) {
     replyLocally(LocalReply::NoRoute, "no route matches this host and path");
     return;
@@ -157,8 +168,39 @@ void Stream::start() {
     worker_.appendRequestId(&request_id_);
     generated_request_id_ = true;
   }
-  mirror_tap_.start(*this);
+  // A copy of a protocol switch could only be a second tunnel, which no parallel run
+  // compares: tunnels are not mirrored.
+  if (tunnel_request_ == TunnelRequest::None) {
+    mirror_tap_.start(*this);
+  }
   connectUpstream(false);
+}
+
+bool Stream::decideTunnel() {
+  // CONNECT is refused unless a connect route takes it; the client may already be sending
+  // the tunnel's bytes, so the connection closes after the answer.
+  if (info_.method == "CONNECT") {
+    if (route_ == nullptr || !acceptsConnect(*route_)) {
+      info_.keep_alive = false;
+      replyLocally(LocalReply::ConnectNotEnabled,
+                   "CONNECT is not enabled for " + std::string(target_) +
+                       " (a route needs match.connect_matcher and upgrade_configs CONNECT)");
+      return false;
+    }
+    tunnel_request_ = TunnelRequest::Connect;
+    return true;
+  }
+
+  // An Upgrade the route tunnels goes upstream with the request. A request with a body is
+  // not upgraded: the switch would have to wait for the whole body (RFC 9110 7.8), and a
+  // WebSocket handshake has none. Nor is an HTTP/1.0 one, whose Upgrade a server must
+  // ignore (RFC 9110 7.8). These go on as plain HTTP with Upgrade dropped, as an Upgrade
+  // to a protocol the route does not tunnel does.
+  if (route_ != nullptr && !info_.upgrade.empty() && !requestHasBody() &&
+      info_.http_minor >= 1 && tunnelsUpgrade(*route_, info_.upgrade)) {
+    tunnel_request_ = TunnelRequest::Upgrade;
+  }
+  return true;
 }
 
 bool Stream::chooseCluster() {
@@ -263,6 +305,9 @@ void Stream::buildUpstreamHead() {
     head.framing = RequestFraming::ContentLength;
     head.content_length = info_.content_length;
   }
+  if (tunnel_request_ == TunnelRequest::Upgrade) {
+    head.upgrade = info_.upgrade;
+  }
   head.decision_headers = &listener_.route_table.decision_headers;
   head.cluster_name = cluster_->name;
   head.bucket = decision_.bucket;
@@ -278,7 +323,7 @@ void Stream::sendHead() {
   uint64_t timeout = route_->retry_policy.per_try_timeout_ms != 0
                          ? route_->retry_policy.per_try_timeout_ms
                          : route_->timeout_ms;
-  upstream_->startRequest(info_.method == "HEAD", timeout);
+  upstream_->startRequest(info_.method == "HEAD", timeout, tunnel_request_);
   if (upstream_ == nullptr) {
     return;
   }
@@ -386,10 +431,15 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
   }
 
   // A client whose request body has not been read to its end cannot send another request
-  // on this connection.
+  // on this connection. After a CONNECT that was not answered with a tunnel, the client
+  // may have sent tunnel bytes already: close rather than read them as HTTP.
   keep_alive_ = info_.keep_alive && request_complete_ && !worker_.draining() &&
-                response_framing_ != ResponseFraming::CloseDelimited;
+                response_framing_ != ResponseFraming::CloseDelimited &&
+                tunnel_request_ != TunnelRequest::Connect;
+  writeResponseHead(response);
+}
 
+void Stream::writeResponseHead(const UpstreamResponse& response) {
   std::string cookie;
   HeaderView extra[2];
   size_t extra_count = 0;
@@ -409,9 +459,43 @@ void Stream::onUpstreamHeaders(const UpstreamResponse& response) {
   head.content_length = response.content_length;
   head.keep_alive = keep_alive_;
   head.client_minor_version = info_.http_minor;
+
+  // RFC 9110 15.2.2: a 101 names the protocol switched to; the endpoint's word counts.
+  head.tunnel = response.tunnel;
+  if (response.tunnel && tunnel_request_ == TunnelRequest::Upgrade) {
+    std::string_view named = response.head->find("upgrade");
+    head.upgrade = named.empty() ? info_.upgrade : named;
+  }
   unflushed_head_at_ = connection_.outbox().buffer()->size();
   writeDownstreamResponseHead(head, connection_.outbox().buffer());
   response_started_ = true;
+}
+
+void Stream::onUpstreamTunnelOpen(UpstreamConnection* connection, std::string_view early) {
+  // The exchange is over as a request: count it now; the tunnel's access log line is
+  // written when the tunnel ends.
+  upstream_ = nullptr;
+  finished_ = true;
+  upstream_end_ms_ = uv_now(worker_.loop());
+  worker_.countRequest(route_, &decision_, status_, upstream_end_ms_ - info_.start_loop_ms);
+
+  TunnelRecord record;
+  record.start_unix_ms = info_.start_unix_ms;
+  record.start_loop_ms = info_.start_loop_ms;
+  record.upstream_start_ms = upstream_start_ms_;
+  record.status = status_;
+  record.bucket = decision_.bucket;
+  record.request_id = request_id_;
+  record.method = info_.method;
+  record.target = target_;
+  record.route = route_->name;
+  record.cluster = cluster_->name;
+  record.endpoint = endpoint_->address().text;
+  auto tunnel = std::make_unique<Tunnel>(connection_, worker_, connection, std::move(record),
+                                         listener_.tunnel_idle_timeout_ms);
+
+  // This stream is freed after the current callback; nothing below may touch it.
+  connection_.startTunnel(std::move(tunnel), early);
 }
 
 void Stream::onUpstreamBody(std::string_view bytes) {

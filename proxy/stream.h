@@ -36,6 +36,10 @@ struct RequestInfo {
   bool has_content_length = false;
   uint64_t content_length = 0;
   bool expect_continue = false;  // Expect: 100-continue on an HTTP/1.1 request with a body.
+
+  // The Upgrade value when the request asks to switch protocols (Upgrade plus a
+  // "Connection: upgrade" option, RFC 9110 7.8); empty otherwise and for CONNECT.
+  std::string_view upgrade;
   std::string_view client_ip;
   int64_t start_unix_ms = 0;
   uint64_t start_loop_ms = 0;
@@ -80,12 +84,17 @@ class Stream : public UpstreamClient, public Deferred {
   void onUpstreamComplete() override;
   void afterUpstreamRead() override;
   void onUpstreamDrained() override;
+  void onUpstreamTunnelOpen(UpstreamConnection* connection, std::string_view early) override;
 
  private:
   // The tap reads the routing decision and the request head to build the copies.
   friend class MirrorTap;
 
   void parseTarget();
+
+  // Sets tunnel_request_ from the method, the Upgrade value and the matched route (which
+  // may be null). False when the request was answered locally (a refused CONNECT).
+  bool decideTunnel();
   bool chooseCluster();
   int32_t spillTarget(uint64_t now_ms);
   bool replayable() const;
@@ -97,6 +106,9 @@ class Stream : public UpstreamClient, public Deferred {
   void buildUpstreamHead();
   void connectUpstream(bool fresh);
   void sendHead();
+  // Appends the downstream head of `response` (a tunnel's 101 or 2xx included) to the
+  // client's outbox, with the sticky cookie and version header.
+  void writeResponseHead(const UpstreamResponse& response);
   void replyLocally(LocalReply reply, std::string_view detail);
   void finish(bool keep_alive);
   void writeAccessLog();
@@ -124,6 +136,7 @@ class Stream : public UpstreamClient, public Deferred {
   bool generated_request_id_ = false;
 
   // Exchange.
+  TunnelRequest tunnel_request_ = TunnelRequest::None;  // Which answer opens a tunnel.
   UpstreamConnection* upstream_ = nullptr;
   ResponseFraming response_framing_ = ResponseFraming::NoBody;
   bool request_complete_ = false;

@@ -109,9 +109,12 @@ void UpstreamConnection::finishRequest() {
   armProgressTimer();  // The wait for the response head starts when the request ends.
 }
 
-void UpstreamConnection::startRequest(bool head_request, uint64_t response_timeout_ms) {
+void UpstreamConnection::startRequest(bool head_request, uint64_t response_timeout_ms,
+                                      TunnelRequest tunnel) {
   response_timeout_ms_ = response_timeout_ms;
   head_request_ = head_request;
+  tunnel_request_ = tunnel;
+  tunnel_opened_ = false;
   request_complete_ = false;
   response_seen_ = false;
   headers_done_ = false;
@@ -192,7 +195,7 @@ void UpstreamConnection::pauseReading() {
 
 void UpstreamConnection::resumeReading() {
   read_paused_ = false;
-  if (headers_done_ && client_ != nullptr) {
+  if (headers_done_ && client_ != nullptr && state_ == State::Active) {
     armProgressTimer();
   }
   startReading();
@@ -200,6 +203,10 @@ void UpstreamConnection::resumeReading() {
 
 void UpstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
   auto* self = static_cast<UpstreamConnection*>(stream->data);
+  if (self->state_ == State::Tunnel) {
+    self->handleTunnelRead(nread, buffer->base);
+    return;
+  }
   if (nread > 0) {
     self->handleRead(buffer->base, static_cast<size_t>(nread));
   } else if (nread < 0) {
@@ -270,6 +277,59 @@ void UpstreamConnection::handleEof() {
   fail(UpstreamFailure::Reset);
 }
 
+void UpstreamConnection::handleTunnelRead(ssize_t nread, const char* data) {
+  if (client_ == nullptr) {
+    return;
+  }
+  if (nread > 0) {
+    client_->onUpstreamBody(std::string_view(data, static_cast<size_t>(nread)));
+    if (client_ != nullptr) {
+      client_->afterUpstreamRead();
+    }
+    return;
+  }
+  if (nread == UV_EOF) {
+    // A FIN ends one direction only; libuv has stopped reading by itself.
+    reading_ = false;
+    client_->onUpstreamEnd();
+    return;
+  }
+  if (nread < 0) {
+    fail(UpstreamFailure::Reset);
+  }
+}
+
+void UpstreamConnection::becomeTunnel(UpstreamClient* client) {
+  client_ = client;
+  state_ = State::Tunnel;
+  uv_timer_stop(&timer_);
+  head_.shrink();  // The 101's head has been written out; a long tunnel needs no copy.
+}
+
+void UpstreamConnection::shutdownWrite() {
+  if (state_ != State::Tunnel) {
+    return;
+  }
+  auto* request = new uv_shutdown_t;
+  request->data = this;
+  if (uv_shutdown(request, reinterpret_cast<uv_stream_t*>(&tcp_),
+                  &UpstreamConnection::onShutdown) != 0) {
+    delete request;
+    write_failed_ = true;
+    uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+  }
+}
+
+void UpstreamConnection::onShutdown(uv_shutdown_t* request, int status) {
+  // Runs before the handle's close callback (with UV_ECANCELED when closing), so the
+  // connection is still there.
+  auto* self = static_cast<UpstreamConnection*>(request->data);
+  delete request;
+  if (status < 0 && self->state_ == State::Tunnel && self->client_ != nullptr) {
+    self->fail(UpstreamFailure::Reset);
+  }
+}
+
 int UpstreamConnection::onMessageBegin(llhttp_t* parser) {
   UpstreamConnection* self = fromParser(parser);
   self->head_.reset(kMaxResponseHeadBytes);
@@ -303,15 +363,18 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* parser) {
   response.has_content_length = (parser->flags & F_CONTENT_LENGTH) != 0 && !response.chunked;
   response.content_length = parser->content_length;
 
-  // A switch of protocols was never asked for (Upgrade is not forwarded): refuse it. A
-  // header name that is no token would reach the client as a line it may split
-  // differently (llhttp 8 accepts "X A: 1").
-  if (status == 101 || !self->head_.namesAreTokens()) {
+  // A 101 opens the tunnel an Upgrade request asked for, and a 2xx the one a CONNECT
+  // asked for; a 101 nothing asked for is refused. A header name that is no token would
+  // reach the client as a line it may split differently (llhttp 8 accepts "X A: 1").
+  TunnelRequest asked = self->tunnel_request_;
+  bool tunnel = (asked == TunnelRequest::Upgrade && status == 101) ||
+                (asked == TunnelRequest::Connect && status >= 200 && status < 300);
+  if ((status == 101 && !tunnel) || !self->head_.namesAreTokens()) {
     return -1;
   }
 
   // Informational heads are forwarded and the real response follows (RFC 9110 15.2).
-  if (status < 200) {
+  if (status < 200 && !tunnel) {
     self->client_->onUpstreamInformational(response);
     return self->state_ == State::Closed ? -1 : 0;
   }
@@ -319,7 +382,9 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* parser) {
   self->final_response_ = true;
   self->headers_done_ = true;
   self->armProgressTimer();
-  response.no_body = self->head_request_ || status == 204 || status == 304;
+  self->tunnel_opened_ = tunnel;
+  response.tunnel = tunnel;
+  response.no_body = self->head_request_ || status == 204 || status == 304 || tunnel;
   response.until_close = !response.no_body && !response.chunked && !response.has_content_length;
   self->client_->onUpstreamHeaders(response);
   if (self->state_ == State::Closed) {
@@ -347,6 +412,16 @@ int UpstreamConnection::onMessageComplete(llhttp_t* parser) {
 }
 
 void UpstreamConnection::handleMessageComplete(const char* rest, size_t rest_length) {
+  if (tunnel_opened_) {
+    // What follows the head is the tunnel's, not another response: the client takes the
+    // connection over (becomeTunnel) or lets it go.
+    UpstreamClient* client = client_;
+    uv_timer_stop(&timer_);
+    ++requests_served_;
+    client->onUpstreamTunnelOpen(this, std::string_view(rest, rest_length));
+    return;
+  }
+
   // Bytes after the response on a connection we did not pipeline on mean the endpoint
   // and the proxy disagree on framing: never reuse such a connection.
   bool reusable = request_complete_ && rest_length == 0 && llhttp_should_keep_alive(&parser_) &&

@@ -34,6 +34,13 @@ enum class UpstreamFailure {
 
 const char* upstreamFailureName(UpstreamFailure failure);
 
+// Whether a request may turn its connection into a tunnel, and on which answer.
+enum class TunnelRequest {
+  None,     // An ordinary exchange: a 101 is a bad response (nothing asked for it).
+  Upgrade,  // The request carries Upgrade: a 101 switches protocols (RFC 9110 15.2.2).
+  Connect,  // A CONNECT: a 2xx opens the tunnel and has no content (RFC 9110 9.3.6).
+};
+
 // The response head as the connection parsed it.
 struct UpstreamResponse {
   int status = 0;
@@ -45,6 +52,7 @@ struct UpstreamResponse {
   bool chunked = false;
   bool no_body = false;       // HEAD request, 204 or 304: no body bytes follow.
   bool until_close = false;   // Neither length nor chunked: the body ends at EOF.
+  bool tunnel = false;        // The answer opens the tunnel the request asked for.
 };
 
 // The stream using a connection. Every call happens on the worker loop, never from inside
@@ -78,6 +86,15 @@ class UpstreamClient {
 
   // The request bytes queued towards the upstream fell below the low watermark.
   virtual void onUpstreamDrained() = 0;
+
+  // The head passed to onUpstreamHeaders opened a tunnel (UpstreamResponse::tunnel): the
+  // connection now carries raw bytes, `early` are those the endpoint sent right after the
+  // head. The client must hand the connection on with becomeTunnel() before returning, or
+  // abandon() it.
+  virtual void onUpstreamTunnelOpen(UpstreamConnection* connection, std::string_view early) {}
+
+  // Tunnel only: the endpoint shut down its sending side (FIN); it may still read.
+  virtual void onUpstreamEnd() {}
 };
 
 class UpstreamConnection : public OutboxOwner {
@@ -95,8 +112,18 @@ class UpstreamConnection : public OutboxOwner {
   void attach(UpstreamClient* client);
 
   // The request head has been appended to outbox(); flush it and start the response
-  // timeout. `head_request` tells the parser that the response has no body.
-  void startRequest(bool head_request, uint64_t response_timeout_ms);
+  // timeout. `head_request` tells the parser that the response has no body; `tunnel`
+  // which answer, if any, opens a tunnel.
+  void startRequest(bool head_request, uint64_t response_timeout_ms,
+                    TunnelRequest tunnel = TunnelRequest::None);
+
+  // After onUpstreamTunnelOpen: from now on every byte read goes to client->onUpstreamBody
+  // (then afterUpstreamRead), an EOF to onUpstreamEnd, an error to onUpstreamFailure. No
+  // timeout runs; the connection never returns to the pool (abandon() ends it).
+  void becomeTunnel(UpstreamClient* client);
+
+  // Tunnel only: sends FIN once the queued bytes are written.
+  void shutdownWrite();
 
   // The last request byte has been appended (and will be flushed by the caller).
   void finishRequest();
@@ -124,12 +151,13 @@ class UpstreamConnection : public OutboxOwner {
   bool idle() const { return state_ == State::Idle; }
 
  private:
-  enum class State { Connecting, Active, Idle, Closed };
+  enum class State { Connecting, Active, Idle, Tunnel, Closed };
 
   static void onConnect(uv_connect_t* request, int status);
   static void onTimer(uv_timer_t* timer);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onClose(uv_handle_t* handle);
+  static void onShutdown(uv_shutdown_t* request, int status);
 
   static int onMessageBegin(llhttp_t* parser);
   static int onStatus(llhttp_t* parser, const char* data, size_t length);
@@ -143,6 +171,7 @@ class UpstreamConnection : public OutboxOwner {
   void onWriteDone(int status) override;
   void handleRead(const char* data, size_t length);
   void handleEof();
+  void handleTunnelRead(ssize_t nread, const char* data);
   void handleHeadersComplete();
   void handleMessageComplete(const char* rest, size_t rest_length);
   void fail(UpstreamFailure failure);
@@ -173,6 +202,8 @@ class UpstreamConnection : public OutboxOwner {
   bool headers_done_ = false;
   bool message_done_ = false;
   bool final_response_ = false;
+  bool tunnel_opened_ = false;  // The final head opened a tunnel.
+  TunnelRequest tunnel_request_ = TunnelRequest::None;
   bool connect_failed_now_ = false;  // uv_tcp_connect refused synchronously.
   bool write_failed_ = false;        // uv_write refused synchronously.
   uint64_t requests_served_ = 0;

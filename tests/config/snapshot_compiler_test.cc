@@ -283,5 +283,41 @@ access_log: {path: "-", disabled: yes}
   EXPECT_EQ(result.snapshot->access_log.format, AccessLogDef::Format::Text);
 }
 
+TEST(SnapshotUpgrades, RouteOverridesListenerOverridesTheWebSocketDefault) {
+  LoadResult result = loadConfigText(R"(
+listeners:
+- name: a
+  address: 127.0.0.1:0
+  tunnel_idle_timeout: 90s
+  upgrade_configs: [{upgrade_type: H2C}, {upgrade_type: CONNECT}]
+  route_config:
+    virtual_hosts: [{name: v, domains: ["*"], routes: [
+      {name: plain, match: {prefix: /}, route: {cluster: c}},
+      {name: off, match: {prefix: /x}, route: {cluster: c,
+        upgrade_configs: [{upgrade_type: websocket, enabled: false}]}},
+      {name: tunnel, match: {connect_matcher: {}}, route: {cluster: c}}]}]
+- name: b
+  address: 127.0.0.1:0
+  route_config:
+    virtual_hosts: [{name: v, domains: ["*"], routes: [
+      {name: default, match: {prefix: /}, route: {cluster: c}}]}]
+clusters: [{name: c}]
+)",
+                                     "t");
+
+  ASSERT_TRUE(result.errors.empty()) << formatErrors("t", result.errors);
+  const ListenerDef& a = result.snapshot->listeners.at(0);
+  const std::vector<RouteDef>& routes = a.route_table.virtual_hosts.at(0).routes;
+  using Types = std::vector<std::string>;
+  EXPECT_EQ(a.tunnel_idle_timeout_ms, 90000u);
+  EXPECT_EQ(routes.at(0).upgrade_types, (Types{"websocket", "h2c", "connect"}));
+  EXPECT_EQ(routes.at(1).upgrade_types, (Types{"h2c", "connect"}));
+  EXPECT_EQ(routes.at(2).path.kind, PathMatch::Kind::Connect);
+
+  const ListenerDef& b = result.snapshot->listeners.at(1);
+  EXPECT_EQ(b.tunnel_idle_timeout_ms, 3600000u);
+  EXPECT_EQ(b.route_table.virtual_hosts.at(0).routes.at(0).upgrade_types, (Types{"websocket"}));
+}
+
 }  // namespace
 }  // namespace turnout

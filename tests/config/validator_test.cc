@@ -53,6 +53,13 @@ std::string host(const std::string& name, const std::string& domains) {
 }
 
 const InvalidCase kListenerCases[] = {
+    {"TunnelIdleTimeoutZero",
+     withListeners("[" + listener("a", "127.0.0.1:80", "tunnel_idle_timeout: 0s, ") + "]"),
+     "listeners[0].tunnel_idle_timeout", "must be positive"},
+    {"ListenerUpgradeTypeEmpty",
+     withListeners("[" + listener("a", "127.0.0.1:80", "upgrade_configs: [{enabled: false}], ") +
+                   "]"),
+     "listeners[0].upgrade_configs[0].upgrade_type", "not a protocol name"},
     {"NoListeners", kClusters, "listeners", "at least one listener"},
     {"ListenerNameEmpty", withListeners("[" + listener("''", "127.0.0.1:80") + "]"),
      "listeners[0].name", "must not be empty"},
@@ -175,7 +182,10 @@ const InvalidCase kVirtualHostCases[] = {
 
 const InvalidCase kMatchCases[] = {
     {"RouteWithoutMatch", withRoute("{name: r, route: {cluster: stable}}"), kMatch, "is required"},
-    {"NoPathSpecifier", withMatch("{methods: [GET]}"), kMatch, "one of prefix, path or safe_regex"},
+    {"NoPathSpecifier", withMatch("{methods: [GET]}"), kMatch,
+     "one of prefix, path, safe_regex or connect_matcher"},
+    {"ConnectMatcherWithoutConnectUpgrade", withMatch("{connect_matcher: {}}"),
+     kMatch + ".connect_matcher", "needs upgrade_configs [{upgrade_type: CONNECT}]"},
     {"PathWithoutSlash", withMatch("{path: abc}"), kMatch + ".path", "must start with '/'"},
     {"PrefixWithoutSlash", withMatch("{prefix: abc}"), kMatch + ".prefix", "must start with '/'"},
     {"PathRegexInvalid", withMatch("{safe_regex: '/(a'}"), kMatch + ".safe_regex",
@@ -272,6 +282,16 @@ const InvalidCase kActionCases[] = {
      "no ';'"},
     {"TimeoutZero", withAction("{cluster: stable, timeout: 0s}"), kRoutePath + ".route.timeout",
      "must be positive"},
+    {"ConnectUpgradeOnARouteWithoutConnectMatcher",
+     withAction("{cluster: stable, upgrade_configs: [{upgrade_type: CONNECT}]}"),
+     kRoutePath + ".route.upgrade_configs", "only accepted by a route with match.connect_matcher"},
+    {"UpgradeTypeNotToken",
+     withAction("{cluster: stable, upgrade_configs: [{upgrade_type: 'web socket'}]}"),
+     kRoutePath + ".route.upgrade_configs[0].upgrade_type", "not a protocol name"},
+    {"UpgradeTypeTwice",
+     withAction("{cluster: stable, upgrade_configs: [{upgrade_type: websocket}, "
+                "{upgrade_type: WebSocket, enabled: false}]}"),
+     kRoutePath + ".route.upgrade_configs[1].upgrade_type", "listed twice"},
     {"TimeoutNegative", withAction("{cluster: stable, timeout: -2s}"),
      kRoutePath + ".route.timeout", "must not be negative"},
 };
@@ -318,6 +338,16 @@ TEST(ValidConfig, EmptyPrefixAndZeroPortListenerAreAccepted) {
       withListeners("[" + listener("a", "127.0.0.1:0") + ", " + listener("b", "127.0.0.1:0") + "]");
   EXPECT_TRUE(loadConfigText(text, "t").errors.empty());
   EXPECT_TRUE(loadConfigText(withMatch("{prefix: ''}"), "t").errors.empty());
+}
+
+TEST(ValidConfig, ConnectRouteEnabledOnTheListenerIsAccepted) {
+  std::string connect_route = "{name: c, match: {connect_matcher: {}}, route: {cluster: stable}}";
+  std::string yaml = withListeners(
+      "[{name: a, address: '127.0.0.1:80', upgrade_configs: [{upgrade_type: connect}], "
+      "route_config: {virtual_hosts: [{name: all, domains: ['*'], routes: [" +
+      connect_route + ", " + kRoute + "]}]}}]");
+  LoadResult result = loadConfigText(yaml, "test.yaml");
+  EXPECT_TRUE(result.errors.empty()) << formatErrors("test.yaml", result.errors);
 }
 
 TEST(ValidConfig, SameDomainOnTwoListenersIsAccepted) {

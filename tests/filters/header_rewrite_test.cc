@@ -482,5 +482,57 @@ TEST(ReasonPhrase, MatchesStatus) {
   EXPECT_EQ(reasonPhrase(299), "");
 }
 
+TEST(UpstreamRequestHead, TunnelledUpgradeIsForwardedWithConnectionUpgrade) {
+  std::vector<HeaderView> headers = {{"Host", "h"},
+                                     {"Connection", "Upgrade"},
+                                     {"Upgrade", "websocket"},
+                                     {"Sec-WebSocket-Key", "k"}};
+  UpstreamRequestHead head;
+  head.method = "GET";
+  head.target = "/chat";
+  head.headers = headers;
+  head.client_ip = "192.0.2.7";
+  head.upgrade = "websocket";
+
+  std::string out;
+  writeUpstreamRequestHead(head, &out);
+  EXPECT_EQ(out,
+            "GET /chat HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: k\r\n"
+            "x-forwarded-for: 192.0.2.7\r\nx-forwarded-proto: http\r\n"
+            "upgrade: websocket\r\nconnection: upgrade\r\n\r\n");
+}
+
+TEST(DownstreamResponseHead, SwitchingProtocolsKeepsUpgradeAndDropsFraming) {
+  std::vector<HeaderView> headers = {{"Upgrade", "websocket"},
+                                     {"Connection", "Upgrade"},
+                                     {"Content-Length", "0"},
+                                     {"Sec-WebSocket-Accept", "a"}};
+  DownstreamResponseHead head;
+  head.status = 101;
+  head.headers = headers;
+  head.tunnel = true;
+  head.upgrade = "websocket";
+
+  std::string out;
+  writeDownstreamResponseHead(head, &out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: a\r\n"
+            "upgrade: websocket\r\nconnection: upgrade\r\n\r\n");
+}
+
+TEST(DownstreamResponseHead, ConnectTunnelAnswerHasNoFramingNorConnectionLine) {
+  // RFC 9110 9.3.6: a 2xx to CONNECT carries no Content-Length or Transfer-Encoding.
+  std::vector<HeaderView> headers = {{"Transfer-Encoding", "chunked"}, {"Via", "x"}};
+  DownstreamResponseHead head;
+  head.status = 200;
+  head.reason = "Connection Established";
+  head.headers = headers;
+  head.tunnel = true;
+
+  std::string out;
+  writeDownstreamResponseHead(head, &out);
+  EXPECT_EQ(out, "HTTP/1.1 200 Connection Established\r\nVia: x\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace turnout

@@ -545,5 +545,35 @@ TEST(RouteMatches, EveryMatcherKindMustSucceed) {
   EXPECT_FALSE(routeMatches(route, fixtures::request(no_header, "/", "debug")));
 }
 
+TEST(RouteMatches, ConnectTakesOnlyConnectRoutesAndTheyTakeNothingElse) {
+  RouteDef connect = fixtures::pathRoute("c", fixtures::pathMatch(PathMatch::Kind::Connect, ""));
+  RouteDef everything =
+      fixtures::pathRoute("all", fixtures::pathMatch(PathMatch::Kind::Prefix, ""));
+  const std::vector<HeaderView> headers;
+
+  EXPECT_TRUE(routeMatches(connect, fixtures::request(headers, "", "", "CONNECT")));
+  EXPECT_FALSE(routeMatches(connect, fixtures::request(headers, "/", "", "GET")));
+  EXPECT_FALSE(routeMatches(everything, fixtures::request(headers, "", "", "CONNECT")));
+  EXPECT_TRUE(routeMatches(everything, fixtures::request(headers, "/", "", "GET")));
+}
+
+TEST(TunnelsUpgrade, NamesOneEnabledProtocolByItsName) {
+  RouteDef route = fixtures::pathRoute("r", fixtures::pathMatch(PathMatch::Kind::Prefix, "/"));
+  route.upgrade_types = {"websocket", "connect"};
+
+  EXPECT_TRUE(tunnelsUpgrade(route, "websocket"));
+  EXPECT_TRUE(tunnelsUpgrade(route, " WebSocket/13 "));
+  EXPECT_FALSE(tunnelsUpgrade(route, "h2c"));
+  EXPECT_FALSE(tunnelsUpgrade(route, "websocket, h2c"));  // A list is the server's choice.
+  EXPECT_FALSE(tunnelsUpgrade(route, "connect"));         // CONNECT is a method, not an Upgrade.
+  EXPECT_FALSE(tunnelsUpgrade(route, ""));
+  EXPECT_FALSE(acceptsConnect(route));  // No connect matcher.
+
+  RouteDef connect = fixtures::pathRoute("c", fixtures::pathMatch(PathMatch::Kind::Connect, ""));
+  EXPECT_FALSE(acceptsConnect(connect));
+  connect.upgrade_types = {"connect"};
+  EXPECT_TRUE(acceptsConnect(connect));
+}
+
 }  // namespace
 }  // namespace turnout
