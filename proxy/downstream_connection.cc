@@ -24,7 +24,7 @@ namespace {
 constexpr uint64_t kLingerMs = 2000;
 
 // An idle keep-alive connection frees its buffers after this long without a request.
-constexpr uint64_t kShrinkAfterMs = 1000;
+constexpr uint64_t kShrinkAfterMs = 250;
 
 // Bytes read ahead (pipelined requests) while a response is on its way.
 constexpr size_t kMaxPendingBytes = 64 * 1024;
@@ -291,17 +291,26 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::string listener_
   tcp_.data = this;
   timer_.data = this;
   open_handles_ = 2;
-  llhttp_init(&parser_, HTTP_REQUEST, &parserSettings());
-  parser_.data = this;
   worker_.addConnection(this);
+}
+
+void DownstreamConnection::ensureParse() {
+  if (parse_ != nullptr) {
+    return;
+  }
+  // A fresh parser reads the next request as the old one would have: llhttp keeps nothing
+  // from one request to the next on a connection.
+  parse_ = std::make_unique<RequestParse>();
+  llhttp_init(&parse_->parser, HTTP_REQUEST, &parserSettings());
+  parse_->parser.data = this;
 }
 
 DownstreamConnection::~DownstreamConnection() = default;
 
-// Every idle keep-alive client costs this object (bench/idlemem.sh). 896 bytes is one of
-// jemalloc's size classes; a byte more would move every connection to the next (1024).
-// Tunnel state lives in its own object for that reason.
-static_assert(sizeof(DownstreamConnection) <= 896, "DownstreamConnection outgrew 896 bytes");
+// Every idle keep-alive client costs this object (bench/idlemem.sh). 640 bytes is one of
+// jemalloc's size classes; a byte more would move every connection to the next (768).
+// The parser and tunnel state live in objects of their own for that reason.
+static_assert(sizeof(DownstreamConnection) <= 640, "DownstreamConnection outgrew 640 bytes");
 
 const llhttp_settings_t& DownstreamConnection::parserSettings() {
   static const llhttp_settings_t settings = [] {
@@ -456,6 +465,7 @@ void DownstreamConnection::handleTunnelEof(ssize_t status) {
 // only a stream can bring; whatever is left waits in pending_. Never re-entered: a stream
 // that finishes inside handlePause() only changes input_, and this loop goes on.
 void DownstreamConnection::drive(const char* data, size_t length) {
+  ensureParse();
   driving_ = true;
   std::string with_crs;  // The bytes llhttp reads instead, when bare LFs are allowed.
   while (length > 0 && parserRuns()) {
@@ -467,17 +477,17 @@ void DownstreamConnection::drive(const char* data, size_t length) {
       data = with_crs.data();
       length = with_crs.size();
     }
-    chunk_start_ = data;
-    llhttp_errno_t error = llhttp_execute(&parser_, data, length);
+    parse_->chunk_start = data;
+    llhttp_errno_t error = llhttp_execute(&parse_->parser, data, length);
     previous_chunk_end_ = data[length - 1];
     if (error == HPE_PAUSED_UPGRADE) {
       // llhttp stops after an Upgrade or CONNECT request, at the first byte after it; we
       // get here only once that request's answer was not a tunnel (a tunnel never parses
       // again). The server declined the switch (RFC 9110 7.8), so HTTP goes on.
-      const char* stop = llhttp_get_error_pos(&parser_);
+      const char* stop = llhttp_get_error_pos(&parse_->parser);
       length -= static_cast<size_t>(stop - data);
       data = stop;
-      llhttp_resume_after_upgrade(&parser_);
+      llhttp_resume_after_upgrade(&parse_->parser);
       continue;
     }
     if (error != HPE_OK && error != HPE_PAUSED) {
@@ -488,7 +498,7 @@ void DownstreamConnection::drive(const char* data, size_t length) {
 
     // The head ends where the parser paused (it pauses at the end of every head), or it
     // goes on past these bytes.
-    const char* stop = error == HPE_OK ? data + length : llhttp_get_error_pos(&parser_);
+    const char* stop = error == HPE_OK ? data + length : llhttp_get_error_pos(&parse_->parser);
     if (in_head && !checkLineEnds(data, static_cast<size_t>(stop - data))) {
       length = 0;
       break;
@@ -499,7 +509,7 @@ void DownstreamConnection::drive(const char* data, size_t length) {
     }
     length -= static_cast<size_t>(stop - data);
     data = stop;
-    llhttp_resume(&parser_);
+    llhttp_resume(&parse_->parser);
     handlePause();
   }
   if (length > 0 && !closed_ && input_ != Input::Closing) {
@@ -535,50 +545,53 @@ void DownstreamConnection::handlePause() {
 
 int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
   DownstreamConnection* self = fromParser(parser);
-  self->snapshot_ = self->worker_.snapshot();
-  self->listener_ = nullptr;
-  for (const ListenerDef& listener : self->snapshot_->listeners) {
+  RequestParse& parse = *self->parse_;
+  parse.snapshot = self->worker_.snapshot();
+  parse.listener = nullptr;
+  for (const ListenerDef& listener : parse.snapshot->listeners) {
     if (listener.name == self->listener_name_) {
-      self->listener_ = &listener;
+      parse.listener = &listener;
       break;
     }
   }
-  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_bytes
-                                              : kDefaultHeadBytes;
-  self->head_.reset(limit);
+  uint32_t limit =
+      parse.listener != nullptr ? parse.listener->max_request_headers_bytes : kDefaultHeadBytes;
+  parse.head.reset(limit);
   self->request_started_ = true;
   self->head_error_ = HeadError::None;
   self->body_too_large_ = false;
   self->request_ended_ = false;
-  self->body_bytes_ = 0;
-  self->extension_bytes_ = 0;
+  parse.body_bytes = 0;
+  parse.extension_bytes = 0;
   self->extensions_too_long_ = false;
   return 0;
 }
 
 int DownstreamConnection::onUrl(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
-  if (!self->head_.appendTarget(data, length)) {
+  RequestParse& parse = *self->parse_;
+  if (!parse.head.appendTarget(data, length)) {
     return self->failHead(HeadError::TooLarge);
   }
 
   // The request line is the method, a space, the target, a space and "HTTP/1.1"; llhttp
   // has read the method by now.
   size_t line = std::strlen(llhttp_method_name(static_cast<llhttp_method_t>(parser->method))) +
-                self->head_.target().size() + 10;
-  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_line_bytes
-                                              : kDefaultLineBytes;
+                parse.head.target().size() + 10;
+  uint32_t limit =
+      parse.listener != nullptr ? parse.listener->max_request_line_bytes : kDefaultLineBytes;
   return line > limit ? self->failHead(HeadError::LineTooLong) : 0;
 }
 
 int DownstreamConnection::onHeaderField(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
-  if (!self->head_.appendField(data, length)) {
+  RequestParse& parse = *self->parse_;
+  if (!parse.head.appendField(data, length)) {
     return self->failHead(HeadError::TooLarge);
   }
-  uint32_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_count
-                                              : kDefaultHeadersCount;
-  return self->head_.lineCount() > limit ? self->failHead(HeadError::TooManyLines) : 0;
+  uint32_t limit = parse.listener != nullptr ? parse.listener->max_request_headers_count
+                                             : kDefaultHeadersCount;
+  return parse.head.lineCount() > limit ? self->failHead(HeadError::TooManyLines) : 0;
 }
 
 int DownstreamConnection::failHead(HeadError error) {
@@ -588,6 +601,7 @@ int DownstreamConnection::failHead(HeadError error) {
 
 int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
+  RequestParse& parse = *self->parse_;
 
   // llhttp 8 accepts obs-fold (a line starting with space or tab continues the previous
   // value) and reports the continuation as more value bytes. RFC 9112 5.2 lets a server
@@ -598,22 +612,22 @@ int DownstreamConnection::onHeaderValue(llhttp_t* parser, const char* data, size
   if (length > 0 && self->followsLineStart(data)) {
     return self->failHead(HeadError::ObsFold);
   }
-  return self->head_.appendValue(data, length) ? 0 : self->failHead(HeadError::TooLarge);
+  return parse.head.appendValue(data, length) ? 0 : self->failHead(HeadError::TooLarge);
 }
 
 bool DownstreamConnection::followsLineStart(const char* data) const {
   // llhttp skips the white space that starts a continuation line, so walk back over it.
   const char* cursor = data;
-  while (cursor > chunk_start_ && (cursor[-1] == ' ' || cursor[-1] == '\t')) {
+  while (cursor > parse_->chunk_start && (cursor[-1] == ' ' || cursor[-1] == '\t')) {
     --cursor;
   }
-  char before = cursor > chunk_start_ ? cursor[-1] : previous_chunk_end_;
+  char before = cursor > parse_->chunk_start ? cursor[-1] : previous_chunk_end_;
   return before == '\n';
 }
 
 int DownstreamConnection::onHeadersComplete(llhttp_t* parser) {
   DownstreamConnection* self = fromParser(parser);
-  self->head_.finish();
+  self->parse_->head.finish();
   self->headers_complete_ = true;
 
   // A request with a body pauses here, so that the body is parsed only once the stream
@@ -625,9 +639,10 @@ int DownstreamConnection::onHeadersComplete(llhttp_t* parser) {
 
 int DownstreamConnection::onBody(llhttp_t* parser, const char* data, size_t length) {
   DownstreamConnection* self = fromParser(parser);
-  self->body_bytes_ += length;
-  uint64_t max_body = self->listener_ != nullptr ? self->listener_->max_request_body_bytes : 0;
-  if (max_body > 0 && self->body_bytes_ > max_body) {
+  RequestParse& parse = *self->parse_;
+  parse.body_bytes += length;
+  uint64_t max_body = parse.listener != nullptr ? parse.listener->max_request_body_bytes : 0;
+  if (max_body > 0 && parse.body_bytes > max_body) {
     self->body_too_large_ = true;
     return -1;
   }
@@ -642,10 +657,11 @@ int DownstreamConnection::onChunkExtension(llhttp_t* parser, const char* data, s
   // without a bound of their own a client could stream them forever. They may add up to
   // as much as a request head.
   DownstreamConnection* self = fromParser(parser);
-  self->extension_bytes_ += length;
-  uint64_t limit = self->listener_ != nullptr ? self->listener_->max_request_headers_bytes
-                                              : kDefaultHeadBytes;
-  self->extensions_too_long_ = self->extension_bytes_ > limit;
+  RequestParse& parse = *self->parse_;
+  parse.extension_bytes += length;
+  uint64_t limit =
+      parse.listener != nullptr ? parse.listener->max_request_headers_bytes : kDefaultHeadBytes;
+  self->extensions_too_long_ = parse.extension_bytes > limit;
   return self->extensions_too_long_ ? -1 : 0;
 }
 
@@ -659,25 +675,25 @@ int DownstreamConnection::onMessageComplete(llhttp_t* parser) {
 
 void DownstreamConnection::startStream() {
   uv_timer_stop(&timer_);
-  if (listener_ == nullptr) {
+  if (parse_->listener == nullptr) {
     replyAndClose(LocalReply::NoRoute, "listener removed from the config");
     return;
   }
 
   RequestInfo info;
-  info.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-  info.http_minor = parser_.http_minor;
-  info.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
-  info.chunked = (parser_.flags & F_CHUNKED) != 0;
-  info.has_content_length = (parser_.flags & F_CONTENT_LENGTH) != 0 && !info.chunked;
-  info.content_length = info.has_content_length ? parser_.content_length : 0;
+  info.method = llhttp_method_name(static_cast<llhttp_method_t>(parse_->parser.method));
+  info.http_minor = parse_->parser.http_minor;
+  info.keep_alive = llhttp_should_keep_alive(&parse_->parser) != 0;
+  info.chunked = (parse_->parser.flags & F_CHUNKED) != 0;
+  info.has_content_length = (parse_->parser.flags & F_CONTENT_LENGTH) != 0 && !info.chunked;
+  info.content_length = info.has_content_length ? parse_->parser.content_length : 0;
   bool has_body = info.chunked || info.content_length > 0;
-  info.expect_continue = has_body && parser_.http_minor >= 1 &&
-                         equalsIgnoreCase(head_.find("expect"), "100-continue");
+  info.expect_continue = has_body && parse_->parser.http_minor >= 1 &&
+                         equalsIgnoreCase(parse_->head.find("expect"), "100-continue");
   // llhttp's upgrade flag: Upgrade plus a "Connection: upgrade" option (RFC 9110 7.8), or
   // CONNECT, which the method says already.
-  if (parser_.upgrade != 0 && parser_.method != HTTP_CONNECT) {
-    info.upgrade = head_.find("upgrade");
+  if (parse_->parser.upgrade != 0 && parse_->parser.method != HTTP_CONNECT) {
+    info.upgrade = parse_->head.find("upgrade");
   }
   info.client_ip = client_ip_;
   info.start_unix_ms = unixMillis();
@@ -686,23 +702,24 @@ void DownstreamConnection::startStream() {
   // The stream routes with the snapshot running now (the one the worker's pools match);
   // it keeps that snapshot until it ends.
   SnapshotPtr snapshot = worker_.snapshot();
-  const ListenerDef* listener = listener_;
+  const ListenerDef* listener = parse_->listener;
   for (const ListenerDef& candidate : snapshot->listeners) {
     if (candidate.name == listener_name_) {
       listener = &candidate;
       break;
     }
   }
-  if (listener != listener_) {
-    snapshot_ = snapshot;
+  if (listener != parse_->listener) {
+    parse_->snapshot = snapshot;
   }
-  if (const char* problem = headProblem(parser_, head_)) {
+  if (const char* problem = headProblem(parse_->parser, parse_->head)) {
     replyAndClose(LocalReply::BadRequest, problem);
     return;
   }
 
   input_ = Input::WaitingUpstream;
-  stream_ = std::make_unique<Stream>(*this, worker_, snapshot_, *listener, head_, info);
+  stream_ =
+      std::make_unique<Stream>(*this, worker_, parse_->snapshot, *listener, parse_->head, info);
   stream_->start();
 }
 
@@ -721,7 +738,7 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
     } else if (extensions_too_long_) {
       stream_->failRequest(LocalReply::BadRequest, "chunk extensions exceed the head limit");
     } else {
-      stream_->failRequest(LocalReply::BadRequest, llhttp_get_error_reason(&parser_));
+      stream_->failRequest(LocalReply::BadRequest, llhttp_get_error_reason(&parse_->parser));
     }
     if (!closed_) {
       closeAfterFlush();
@@ -748,7 +765,7 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
       detail = "obs-fold (a header line starting with white space)";
       break;
     case HeadError::None:
-      detail = llhttp_get_error_reason(&parser_);
+      detail = llhttp_get_error_reason(&parse_->parser);
       break;
   }
   TURNOUT_LOG(Debug, "downstream",
@@ -764,10 +781,11 @@ void DownstreamConnection::replyAndClose(LocalReply reply, std::string_view deta
   // has its access log line.
   AccessRecord record;
   record.start_unix_ms = unixMillis();
-  record.method = head_.target().empty() ? std::string_view("-")
-                                         : std::string_view(llhttp_method_name(
-                                               static_cast<llhttp_method_t>(parser_.method)));
-  record.path = head_.target();
+  std::string_view target = parse_ != nullptr ? parse_->head.target() : std::string_view();
+  record.method = target.empty() ? std::string_view("-")
+                                 : std::string_view(llhttp_method_name(
+                                       static_cast<llhttp_method_t>(parse_->parser.method)));
+  record.path = target;
   record.status = localReplyStatus(reply);
   record.route = "-";
   record.error = localReplyCode(reply);
@@ -827,8 +845,10 @@ void DownstreamConnection::beginNextRequest() {
   input_ = Input::Head;
   head_last_byte_ = 0;
   request_started_ = false;
-  snapshot_.reset();
-  listener_ = nullptr;
+  if (parse_ != nullptr) {
+    parse_->snapshot.reset();
+    parse_->listener = nullptr;
+  }
   idle_ms_ = 60000;
   allow_bare_lf_ = false;
   line_ends_ = HeadLineEnds{};
@@ -840,9 +860,9 @@ void DownstreamConnection::beginNextRequest() {
     }
   }
 
-  // A connection that stays idle gives its buffers back after a short while: thousands
-  // of idle keep-alive clients then cost little more than their connection objects, and a
-  // busy one does not reallocate between its requests.
+  // A connection that stays idle gives its parser and buffers back after a short while:
+  // thousands of idle keep-alive clients then cost little more than their connection
+  // objects, and a busy one does not reallocate between its requests.
   shrink_pending_ = idle_ms_ > kShrinkAfterMs;
   uv_timer_start(&timer_, &DownstreamConnection::onTimer,
                  shrink_pending_ ? kShrinkAfterMs : idle_ms_, 0);
@@ -851,10 +871,10 @@ void DownstreamConnection::beginNextRequest() {
 
 void DownstreamConnection::shrinkWhileIdle() {
   shrink_pending_ = false;
-  head_.shrink();
   outbox_.shrink();
   if (pending_.empty()) {
     std::string().swap(pending_);
+    parse_.reset();  // No byte of a next request has come: the parser holds nothing.
   }
   uv_timer_start(&timer_, &DownstreamConnection::onTimer, idle_ms_ - kShrinkAfterMs, 0);
 }
@@ -871,9 +891,9 @@ void DownstreamConnection::startTunnel(std::unique_ptr<Tunnel> tunnel,
                                        std::string_view from_upstream) {
   worker_.deferDelete(std::move(stream_));
   input_ = Input::Tunnel;
-  snapshot_.reset();
-  listener_ = nullptr;
-  head_.shrink();  // The request head is sent; nothing reads it again.
+  parse_->snapshot.reset();
+  parse_->listener = nullptr;
+  parse_->head.shrink();  // The request head is sent; nothing reads it again.
   tunnel_ = std::move(tunnel);
 
   // Bytes read after the request head were never parsed: they are the tunnel's first.
@@ -961,7 +981,7 @@ bool DownstreamConnection::clientMaySendMore() {
   // RFC 9112 9.6: a client that sent "Connection: close" sends no further request on the
   // connection. With its whole request read and nothing of it unparsed, nothing can arrive
   // that a plain close would answer with a reset.
-  bool said_close = request_ended_ && llhttp_should_keep_alive(&parser_) == 0;
+  bool said_close = request_ended_ && llhttp_should_keep_alive(&parse_->parser) == 0;
   return !(peer_closed_ || (said_close && pending_.empty()));
 }
 

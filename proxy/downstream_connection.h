@@ -35,6 +35,18 @@ struct HeadLineEnds {
   bool head_has_content = false;  // Some line of the head has.
 };
 
+// What a connection needs only while a request is read and answered: the request parser,
+// the head it collects, and the limits of the snapshot the request started under.
+struct RequestParse {
+  llhttp_t parser;
+  MessageHead head;
+  SnapshotPtr snapshot;  // Held while a head is parsed, for its limits.
+  const ListenerDef* listener = nullptr;
+  const char* chunk_start = nullptr;  // The bytes llhttp_execute is working on.
+  uint64_t body_bytes = 0;
+  uint64_t extension_bytes = 0;  // Chunk extension bytes of the current request.
+};
+
 class DownstreamConnection : public OutboxOwner {
  public:
   DownstreamConnection(Worker& worker, std::string listener_name);
@@ -149,6 +161,7 @@ class DownstreamConnection : public OutboxOwner {
   void startLingering();
   bool clientMaySendMore();
   void shrinkWhileIdle();
+  void ensureParse();
   bool parserRuns() const;
 
   // True when only spaces and tabs stand between `data` (inside the bytes llhttp is
@@ -161,18 +174,16 @@ class DownstreamConnection : public OutboxOwner {
   std::string listener_name_;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
-  llhttp_t parser_;
-  MessageHead head_;
   Outbox outbox_;
   std::string pending_;  // Received bytes the parser has not consumed yet.
   std::string client_ip_;
   std::unique_ptr<Stream> stream_;
-  SnapshotPtr snapshot_;  // Held while a head is parsed, for its limits.
-  const ListenerDef* listener_ = nullptr;
-  const char* chunk_start_ = nullptr;  // The bytes llhttp_execute is working on.
+
+  // Allocated at a request's first bytes and freed once the connection has been idle for
+  // a moment (shrinkWhileIdle), so that an idle keep-alive connection does not carry a
+  // parser: every idle connection costs this object's allocation class.
+  std::unique_ptr<RequestParse> parse_;
   uint64_t idle_ms_ = 60000;
-  uint64_t body_bytes_ = 0;
-  uint64_t extension_bytes_ = 0;  // Chunk extension bytes of the current request.
   Input input_ = Input::Head;
   int open_handles_ = 0;
   char previous_chunk_end_ = 0;  // The last byte of the previous execute call.

@@ -48,6 +48,12 @@ class MessageHead {
   // Releases the memory of a large head once the connection goes idle.
   void shrink();
 
+  // Heap bytes the head keeps for reuse.
+  size_t capacityBytes() const {
+    return bytes_.capacity() + lines_.capacity() * sizeof(lines_[0]) +
+           headers_.capacity() * sizeof(headers_[0]);
+  }
+
  private:
   struct Span {
     uint32_t offset = 0;

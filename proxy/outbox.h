@@ -49,6 +49,7 @@ class Outbox {
 
   // Gives the buffer's memory back (for idle connections).
   void shrink() { std::string().swap(buffer_); }
+  size_t capacity() const { return buffer_.capacity(); }
 
  private:
   static void onWrite(uv_write_t* request, int status);

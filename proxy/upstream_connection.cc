@@ -11,6 +11,9 @@ namespace {
 // on their own schedule, and an old one is the likeliest to be closed under a new request.
 constexpr uint64_t kIdleTimeoutMs = 30000;
 
+// Buffer capacity an idle pooled connection keeps for its next exchange.
+constexpr size_t kKeptBufferBytes = 4096;
+
 UpstreamConnection* fromParser(llhttp_t* parser) {
   return static_cast<UpstreamConnection*>(parser->data);
 }
@@ -439,8 +442,16 @@ void UpstreamConnection::handleMessageComplete(const char* rest, size_t rest_len
 
 void UpstreamConnection::becomeIdle() {
   state_ = State::Idle;
-  head_.shrink();
-  outbox_.shrink();
+
+  // A pooled connection is reused at once on a busy proxy, so it keeps buffers of a usual
+  // size and its next exchange allocates nothing; only what a large head or body left is
+  // given back.
+  if (head_.capacityBytes() > kKeptBufferBytes) {
+    head_.shrink();
+  }
+  if (outbox_.capacity() > kKeptBufferBytes) {
+    outbox_.shrink();
+  }
   startReading();
   uv_timer_start(&timer_, &UpstreamConnection::onTimer, kIdleTimeoutMs, 0);
 }
