@@ -374,15 +374,22 @@ std::string_view reasonPhrase(int status) {
 }
 
 bool isHopByHop(std::string_view name) {
-  constexpr std::array<std::string_view, 7> kHopByHop = {
-      "connection", "keep-alive",        "proxy-connection", "te",
-      "trailer",    "transfer-encoding", "upgrade"};
-  for (const std::string_view hop : kHopByHop) {
-    if (equalsIgnoreCase(name, hop)) {
-      return true;
-    }
+  // Every header line of every message passes here, so the length picks the candidates
+  // before any byte is compared.
+  switch (name.size()) {
+    case 2:
+      return equalsIgnoreCase(name, "te");
+    case 7:
+      return equalsIgnoreCase(name, "trailer") || equalsIgnoreCase(name, "upgrade");
+    case 10:
+      return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive");
+    case 16:
+      return equalsIgnoreCase(name, "proxy-connection");
+    case 17:
+      return equalsIgnoreCase(name, "transfer-encoding");
+    default:
+      return false;
   }
-  return false;
 }
 
 }  // namespace turnout

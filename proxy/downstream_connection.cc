@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <string_view>
@@ -287,9 +288,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::string listener_
       listener_name_(std::move(listener_name)),
       outbox_(reinterpret_cast<uv_stream_t*>(&tcp_), this) {
   uv_tcp_init(worker_.loop(), &tcp_);
-  uv_timer_init(worker_.loop(), &timer_);
+  timer_.init(worker_.loop(), this);
   tcp_.data = this;
-  timer_.data = this;
   open_handles_ = 2;
   worker_.addConnection(this);
 }
@@ -674,7 +674,7 @@ int DownstreamConnection::onMessageComplete(llhttp_t* parser) {
 }
 
 void DownstreamConnection::startStream() {
-  uv_timer_stop(&timer_);
+  timer_.cancel();
   if (parse_->listener == nullptr) {
     replyAndClose(LocalReply::NoRoute, "listener removed from the config");
     return;
@@ -802,7 +802,7 @@ void DownstreamConnection::flushOutput() {
   if (outbox_.flush() < 0) {
     // Close on the next loop turn: the caller (a stream) is in the middle of its work.
     write_failed_ = true;
-    uv_timer_start(&timer_, &DownstreamConnection::onTimer, 0, 0);
+    timer_.arm(0);
   }
 }
 
@@ -854,7 +854,8 @@ void DownstreamConnection::beginNextRequest() {
   line_ends_ = HeadLineEnds{};
   for (const ListenerDef& listener : worker_.snapshot()->listeners) {
     if (listener.name == listener_name_) {
-      idle_ms_ = listener.idle_timeout_ms;
+      // Held in 32 bits to keep the connection small: at most 49 days.
+      idle_ms_ = static_cast<uint32_t>(std::min<uint64_t>(listener.idle_timeout_ms, UINT32_MAX));
       allow_bare_lf_ = listener.allow_bare_lf;
       break;
     }
@@ -864,8 +865,7 @@ void DownstreamConnection::beginNextRequest() {
   // thousands of idle keep-alive clients then cost little more than their connection
   // objects, and a busy one does not reallocate between its requests.
   shrink_pending_ = idle_ms_ > kShrinkAfterMs;
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer,
-                 shrink_pending_ ? kShrinkAfterMs : idle_ms_, 0);
+  timer_.arm(shrink_pending_ ? kShrinkAfterMs : idle_ms_);
   updateReading();
 }
 
@@ -876,7 +876,7 @@ void DownstreamConnection::shrinkWhileIdle() {
     std::string().swap(pending_);
     parse_.reset();  // No byte of a next request has come: the parser holds nothing.
   }
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer, idle_ms_ - kShrinkAfterMs, 0);
+  timer_.arm(idle_ms_ - kShrinkAfterMs);
 }
 
 void DownstreamConnection::drain() {
@@ -912,7 +912,7 @@ void DownstreamConnection::startTunnel(std::unique_ptr<Tunnel> tunnel,
 
 void DownstreamConnection::armTunnelTimer(uint64_t ms) {
   if (!closed_) {
-    uv_timer_start(&timer_, &DownstreamConnection::onTimer, ms, 0);
+    timer_.arm(ms);
   }
 }
 
@@ -963,6 +963,9 @@ void DownstreamConnection::onWriteDone(int status) {
 
 void DownstreamConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<DownstreamConnection*>(timer->data);
+  if (!self->timer_.reached()) {
+    return;
+  }
   if (self->shrink_pending_ && self->input_ == Input::Head && !self->request_started_ &&
       !self->close_after_flush_ && !self->write_failed_ && !self->lingering_) {
     self->shrinkWhileIdle();
@@ -1025,7 +1028,7 @@ void DownstreamConnection::startLingering() {
     closeNow();
     return;
   }
-  uv_timer_start(&timer_, &DownstreamConnection::onTimer, kLingerMs, 0);
+  timer_.arm(kLingerMs);
   updateReading();
 }
 
@@ -1044,7 +1047,7 @@ void DownstreamConnection::closeNow() {
     worker_.deferDelete(std::move(tunnel_));
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &DownstreamConnection::onClose);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &DownstreamConnection::onClose);
+  uv_close(timer_.handle(), &DownstreamConnection::onClose);
 }
 
 void DownstreamConnection::onClose(uv_handle_t* handle) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/deadline_timer.h"
 #include "proxy/message_head.h"
 #include "proxy/outbox.h"
 #include "proxy/stream.h"
@@ -107,7 +108,7 @@ class DownstreamConnection : public OutboxOwner {
   // Why a request head was refused while llhttp read it (None: llhttp's own error).
   enum class HeadError : uint8_t { None, TooLarge, TooManyLines, LineTooLong, ObsFold };
 
-  enum class Input {
+  enum class Input : uint8_t {
     Head,             // Reading a request head (or waiting for one, between requests).
     WaitingUpstream,  // Head complete; the stream is getting an upstream connection.
     Body,             // Forwarding the request body.
@@ -173,7 +174,7 @@ class DownstreamConnection : public OutboxOwner {
   Worker& worker_;
   std::string listener_name_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;
+  DeadlineTimer<&DownstreamConnection::onTimer> timer_;
   Outbox outbox_;
   std::string pending_;  // Received bytes the parser has not consumed yet.
   std::string client_ip_;
@@ -183,9 +184,9 @@ class DownstreamConnection : public OutboxOwner {
   // a moment (shrinkWhileIdle), so that an idle keep-alive connection does not carry a
   // parser: every idle connection costs this object's allocation class.
   std::unique_ptr<RequestParse> parse_;
-  uint64_t idle_ms_ = 60000;
+  uint32_t idle_ms_ = 60000;
   Input input_ = Input::Head;
-  int open_handles_ = 0;
+  uint8_t open_handles_ = 0;
   char previous_chunk_end_ = 0;  // The last byte of the previous execute call.
   char head_last_byte_ = 0;      // The last head byte checkLineEnds() saw.
   bool reading_ = false;

@@ -39,9 +39,8 @@ const char* upstreamFailureName(UpstreamFailure failure) {
 UpstreamConnection::UpstreamConnection(uv_loop_t* loop, EndpointPool* pool)
     : loop_(loop), pool_(pool), outbox_(reinterpret_cast<uv_stream_t*>(&tcp_), this) {
   uv_tcp_init(loop_, &tcp_);
-  uv_timer_init(loop_, &timer_);
+  timer_.init(loop_, this);
   tcp_.data = this;
-  timer_.data = this;
   open_handles_ = 2;
   llhttp_init(&parser_, HTTP_RESPONSE, &parserSettings());
   parser_.data = this;
@@ -69,13 +68,13 @@ void UpstreamConnection::connect(UpstreamClient* client, uint64_t connect_timeou
   client_ = client;
   state_ = State::Connecting;
   connect_request_.data = this;
-  uv_timer_start(&timer_, &UpstreamConnection::onTimer, connect_timeout_ms, 0);
+  timer_.arm(connect_timeout_ms);
 
   int status = uv_tcp_connect(&connect_request_, &tcp_, pool_->address().sockaddrPtr(),
                               &UpstreamConnection::onConnect);
   if (status < 0) {
     // Report on the next loop turn, never from inside the caller's own call.
-    uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+    timer_.arm(0);
     connect_failed_now_ = true;
   }
 }
@@ -90,7 +89,7 @@ void UpstreamConnection::onConnect(uv_connect_t* request, int status) {
     return;
   }
 
-  uv_timer_stop(&self->timer_);
+  self->timer_.cancel();
   uv_tcp_nodelay(&self->tcp_, 1);
   self->state_ = State::Active;
   self->startReading();
@@ -100,11 +99,11 @@ void UpstreamConnection::onConnect(uv_connect_t* request, int status) {
 void UpstreamConnection::attach(UpstreamClient* client) {
   client_ = client;
   state_ = State::Active;
-  uv_timer_stop(&timer_);
+  timer_.cancel();
 }
 
 void UpstreamConnection::armProgressTimer() {
-  uv_timer_start(&timer_, &UpstreamConnection::onTimer, response_timeout_ms_, 0);
+  timer_.arm(response_timeout_ms_);
 }
 
 void UpstreamConnection::finishRequest() {
@@ -138,7 +137,7 @@ void UpstreamConnection::flush() {
   if (status < 0 && client_ != nullptr) {
     // Report on the next loop turn: the caller is in the middle of writing.
     write_failed_ = true;
-    uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+    timer_.arm(0);
   }
 }
 
@@ -157,6 +156,9 @@ void UpstreamConnection::onWriteDone(int status) {
 
 void UpstreamConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<UpstreamConnection*>(timer->data);
+  if (!self->timer_.reached()) {
+    return;
+  }
   if (self->state_ == State::Idle) {
     self->pool_->removeIdle(self);
     self->close();
@@ -188,7 +190,7 @@ void UpstreamConnection::startReading() {
 void UpstreamConnection::pauseReading() {
   read_paused_ = true;
   if (headers_done_) {
-    uv_timer_stop(&timer_);  // A slow client is not a slow upstream.
+    timer_.cancel();  // A slow client is not a slow upstream.
   }
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
@@ -305,7 +307,7 @@ void UpstreamConnection::handleTunnelRead(ssize_t nread, const char* data) {
 void UpstreamConnection::becomeTunnel(UpstreamClient* client) {
   client_ = client;
   state_ = State::Tunnel;
-  uv_timer_stop(&timer_);
+  timer_.cancel();
   head_.shrink();  // The 101's head has been written out; a long tunnel needs no copy.
 }
 
@@ -319,7 +321,7 @@ void UpstreamConnection::shutdownWrite() {
                   &UpstreamConnection::onShutdown) != 0) {
     delete request;
     write_failed_ = true;
-    uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+    timer_.arm(0);
   }
 }
 
@@ -419,7 +421,7 @@ void UpstreamConnection::handleMessageComplete(const char* rest, size_t rest_len
     // What follows the head is the tunnel's, not another response: the client takes the
     // connection over (becomeTunnel) or lets it go.
     UpstreamClient* client = client_;
-    uv_timer_stop(&timer_);
+    timer_.cancel();
     ++requests_served_;
     client->onUpstreamTunnelOpen(this, std::string_view(rest, rest_length));
     return;
@@ -431,7 +433,7 @@ void UpstreamConnection::handleMessageComplete(const char* rest, size_t rest_len
                   !read_paused_;
   UpstreamClient* client = client_;
   client_ = nullptr;
-  uv_timer_stop(&timer_);
+  timer_.cancel();
   ++requests_served_;
   if (reusable) {
     becomeIdle();
@@ -453,7 +455,7 @@ void UpstreamConnection::becomeIdle() {
     outbox_.shrink();
   }
   startReading();
-  uv_timer_start(&timer_, &UpstreamConnection::onTimer, kIdleTimeoutMs, 0);
+  timer_.arm(kIdleTimeoutMs);
 }
 
 void UpstreamConnection::fail(UpstreamFailure failure) {
@@ -478,7 +480,7 @@ void UpstreamConnection::close() {
   state_ = State::Closed;
   client_ = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::onClose);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &UpstreamConnection::onClose);
+  uv_close(timer_.handle(), &UpstreamConnection::onClose);
 }
 
 void UpstreamConnection::onClose(uv_handle_t* handle) {

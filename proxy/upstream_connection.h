@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "proxy/deadline_timer.h"
 #include "proxy/message_head.h"
 #include "proxy/outbox.h"
 
@@ -186,7 +187,7 @@ class UpstreamConnection : public OutboxOwner {
   uv_loop_t* loop_;
   EndpointPool* pool_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;
+  DeadlineTimer<&UpstreamConnection::onTimer> timer_;
   uv_connect_t connect_request_;
   llhttp_t parser_;
   MessageHead head_;
