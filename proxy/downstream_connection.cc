@@ -381,7 +381,7 @@ void DownstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_b
   if (nread > 0) {
     self->handleRead(buffer->base, static_cast<size_t>(nread));
   } else if (nread < 0) {
-    self->handleEof();
+    self->handleEof(nread);
   }
 }
 
@@ -422,9 +422,14 @@ void DownstreamConnection::afterInput() {
   updateReading();
 }
 
-void DownstreamConnection::handleEof() {
-  if (lingering_ || input_ == Input::Head) {
-    // Between requests (or mid-head) the client may simply leave.
+void DownstreamConnection::handleEof(ssize_t status) {
+  if (status != UV_EOF && stream_ != nullptr) {
+    // A reset, not a half-close: the client can read nothing more, so the request ends
+    // now and its upstream exchange is given up.
+    stream_->abort("client_reset");
+  }
+  if (status != UV_EOF || lingering_ || input_ == Input::Head) {
+    // A reset ends everything; between requests (or mid-head) the client may simply leave.
     closeNow();
     return;
   }

@@ -134,7 +134,7 @@ class DownstreamConnection : public OutboxOwner {
 
   void onWriteDone(int status) override;
   void handleRead(const char* data, size_t length);
-  void handleEof();
+  void handleEof(ssize_t status);  // A FIN (UV_EOF) or a read error.
   void handleTunnelEof(ssize_t status);
   void drive(const char* data, size_t length);
 

@@ -688,6 +688,11 @@ void Stream::abort(std::string_view reason) {
     status_ = 499;  // The client went away before an answer, as nginx logs it.
   }
   error_ = reason;
+
+  // Counted like any other end, with the status the access log shows, so that /stats and
+  // the log agree on how many requests there were.
+  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_,
+                       uv_now(worker_.loop()) - info_.start_loop_ms);
   writeAccessLog();
 }
 

@@ -1,8 +1,13 @@
 // End to end: GET /stats shows, beside the request counters, latency histograms per
 // cluster, the upstream connections of each pool, and each split's configured weights
 // next to the share of requests each cluster really served.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -86,6 +91,47 @@ TEST_F(MetricsTest, StatsShowLatencyConnectionsAndTheRealisedSplit) {
       sample(stats, "turnout_split_observed_ratio{route=\"canary\",cluster=\"green\"}");
   EXPECT_NEAR(observed, static_cast<double>(seen["green"]) / kRequests, 0.001);
   EXPECT_NEAR(observed, 0.2, 0.08);
+}
+
+// A client that resets its connection before its answer is a request too: /stats counts
+// it with the 499 the access log gives it, at once rather than when the backend answers.
+TEST_F(MetricsTest, RequestAbortedByTheClientIsCounted) {
+  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
+  uint16_t admin_port = freePort();
+  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
+  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  std::string request = "GET /slow?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(Millis(300));
+  linger reset_on_close{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof(reset_on_close));
+  ::close(fd);
+
+  HttpClient admin(admin_port);
+  double aborted = 0;
+  auto deadline = std::chrono::steady_clock::now() + Millis(3000);
+  while (aborted < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(Millis(50));
+    std::string stats = admin.get("/stats").body;
+    aborted = 0;
+    for (const char* cluster : {"blue", "green"}) {
+      std::string name = std::string("turnout_requests_total{route=\"canary\",cluster=\"") +
+                         cluster + "\",class=\"4xx\"}";
+      aborted += std::max(0.0, sample(stats, name));
+    }
+  }
+  EXPECT_EQ(aborted, 1);
 }
 
 }  // namespace
