@@ -7,6 +7,7 @@
 
 #include "config/address.h"
 #include "config/field_syntax.h"
+#include "config/word_compare.h"
 #include "config/mirror_policy.h"
 
 namespace turnout {
@@ -56,8 +57,9 @@ StringMatch compileStringMatch(const config::KeyValueMatcher& matcher) {
   return match;
 }
 
-// Header names compare case-insensitively, so they are lower-cased once here; cookie and
-// query parameter names compare as written.
+// Header names compare case-insensitively, so they are lower-cased and hashed once here
+// (the hash is what the per-request header index looks up); cookie and query parameter
+// names compare as written.
 std::vector<KeyValueMatch> compileKeyValues(
     const google::protobuf::RepeatedPtrField<config::KeyValueMatcher>& matchers,
     bool lower_case_names) {
@@ -66,6 +68,7 @@ std::vector<KeyValueMatch> compileKeyValues(
   for (const config::KeyValueMatcher& matcher : matchers) {
     KeyValueMatch match;
     match.name = lower_case_names ? toLowerAscii(matcher.name()) : matcher.name();
+    match.name_hash = lower_case_names ? headerNameHash(match.name) : 0;
     match.has_value_match =
         matcher.match_specifier_case() != config::KeyValueMatcher::kPresentMatch;
     match.value = compileStringMatch(matcher);
@@ -104,6 +107,7 @@ HashPolicyRule compileHashPolicy(const config::HashPolicy& policy) {
     case Case::kHeader:
       rule.kind = HashPolicyRule::Kind::Header;
       rule.name = toLowerAscii(policy.header().header_name());
+      rule.name_hash = headerNameHash(rule.name);
       break;
     case Case::kCookie:
       rule.kind = HashPolicyRule::Kind::Cookie;
@@ -120,6 +124,7 @@ HashPolicyRule compileHashPolicy(const config::HashPolicy& policy) {
     case Case::kBucketHeader:
       rule.kind = HashPolicyRule::Kind::BucketHeader;
       rule.name = toLowerAscii(policy.bucket_header().header_name());
+      rule.name_hash = headerNameHash(rule.name);
       break;
   }
   return rule;

@@ -32,7 +32,8 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 //     the whole path; case-sensitive;
 //   - method: one of route.methods, case-sensitive; an empty list accepts any method;
 //   - each header, cookie and query parameter matcher, as described below.
-// A request with no header vector is treated as having no headers.
+// A request with no header vector is treated as having no headers. Header matchers look
+// lines up through request.header_index when it is set, and give the same answers.
 bool routeMatches(const RouteDef& route, const RequestView& request);
 
 // Header matcher semantics (RFC 9110 5.3): the names compare case-insensitively; a value
@@ -45,6 +46,9 @@ bool routeMatches(const RouteDef& route, const RequestView& request);
 // The comma split does not know about quoted strings: "a=\"x,y\"" also offers the
 // elements `a="x` and `y"`. Matchers written for whole values are unaffected.
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers);
+
+// The same answer through a request's header index (filters/header_index.h).
+bool headerMatches(const KeyValueMatch& matcher, const HeaderIndex& index);
 
 // Cookie matcher: as for headers, over every value of the cookie named matcher.name
 // (case-sensitive) found in any Cookie line (see filters/cookies.h for the grammar); a

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "filters/header_index.h"
 #include "filters/route_match.h"
 #include "filters/text.h"
 #include "proxy/downstream_connection.h"
@@ -130,6 +131,8 @@ void Stream::start() {
   view.host = host_;
   view.client_ip = info_.client_ip;
   view.headers = &head_.headers();
+  const HeaderIndex header_index(head_.headers());
+  view.header_index = &header_index;
 
   route_ = matchRoute(listener_.route_table, view);
   if (route_ == nullptr) {
