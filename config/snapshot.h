@@ -188,10 +188,29 @@ struct DomainMatch {
   std::string value;  // Lower-cased.
 };
 
+// Routes [begin, end) of a virtual host, one after the other, whose only key/value matcher
+// is the same header with an exact, non-inverted value (a route per value of "x-canary",
+// say). The route match hashes the values the request has for that header and tries only
+// the routes that name one of them, instead of every route of the run in turn. Found by
+// findExactHeaderRuns() (config/header_runs.h).
+struct ExactHeaderRunDef {
+  struct Entry {
+    uint64_t value_hash = 0;  // exactValueHash() of the route's value.
+    uint32_t route = 0;  // Index into VirtualHostDef::routes.
+  };
+
+  uint32_t begin = 0;
+  uint32_t end = 0;
+  std::string name;  // The header, lower-cased.
+  uint32_t name_hash = 0;  // headerNameHash(name).
+  std::vector<Entry> entries;  // One per route of the run, by value_hash, then route.
+};
+
 struct VirtualHostDef {
   std::string name;
   std::vector<DomainMatch> domains;
   std::vector<RouteDef> routes;
+  std::vector<ExactHeaderRunDef> exact_header_runs;  // By begin; the runs do not overlap.
 };
 
 struct DecisionHeadersDef {

@@ -7,8 +7,9 @@
 
 #include "config/address.h"
 #include "config/field_syntax.h"
-#include "config/word_compare.h"
+#include "config/header_runs.h"
 #include "config/mirror_policy.h"
+#include "config/word_compare.h"
 
 namespace turnout {
 namespace {
@@ -248,6 +249,7 @@ RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
     for (const config::Route& route : host.routes()) {
       compiled.routes.push_back(compileRoute(route, clusters));
     }
+    compiled.exact_header_runs = findExactHeaderRuns(compiled.routes);
     table.virtual_hosts.push_back(std::move(compiled));
   }
 

@@ -63,7 +63,6 @@ inline uint64_t shortWord(const char* bytes, size_t length) {
          uint64_t{static_cast<unsigned char>(bytes[length - 1])} << 16;
 }
 
-
 // True when a and b hold the same bytes once each word of a goes through `fold_a` and
 // each word of b through `fold_b`.
 template <uint64_t (*fold_a)(uint64_t), uint64_t (*fold_b)(uint64_t)>
@@ -71,6 +70,12 @@ inline bool wordsEqual(std::string_view a, std::string_view b) {
   const size_t length = a.size();
   if (length != b.size()) {
     return false;
+  }
+  if (length < 4) {
+    // First, middle and last byte are all the bytes there are.
+    return length == 0 ||
+           (fold_a(static_cast<unsigned char>(a[0])) == fold_b(static_cast<unsigned char>(b[0])) &&
+            fold_a(shortWord(a.data(), length)) == fold_b(shortWord(b.data(), length)));
   }
   if (length < 8) {
     // shortWord() keeps every byte of a string this short, each at a place fixed by the

@@ -21,4 +21,20 @@ HeaderIndex::HeaderIndex(const std::vector<HeaderView>& headers) : headers_(&hea
   }
 }
 
+size_t HeaderIndex::firstLine(std::string_view lower_name, uint32_t name_hash) const {
+  const std::vector<HeaderView>& headers = *headers_;
+  for (size_t link = chain_start_[chainOf(name_hash)]; link != 0; link = next_in_chain_[link - 1]) {
+    const size_t line = link - 1;
+    if (hashes_[line] == name_hash && equalsLowerCaseByWords(headers[line].name, lower_name)) {
+      return link;
+    }
+  }
+  for (size_t line = kIndexedLines; line < headers.size(); ++line) {
+    if (equalsIgnoreCaseByWords(headers[line].name, lower_name)) {
+      return line + 1;
+    }
+  }
+  return 0;
+}
+
 }  // namespace turnout

@@ -1,6 +1,9 @@
 // Chooses the virtual host by Host and the first route whose matchers all succeed.
 #include "filters/route_match.h"
 
+#include <algorithm>
+
+#include "config/header_runs.h"
 #include "filters/cookies.h"
 #include "filters/header_index.h"
 #include "filters/query.h"
@@ -150,6 +153,49 @@ inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request
          allMatch(route.cookies, headers, cookieMatches);
 }
 
+// `best`, or the first route of the run before it that names `value` and whose matchers
+// all succeed. Entries are ordered by route within one hash, so the first success is the
+// earliest route for this value. A route found under a colliding hash is tested in full,
+// so it can only be taken when its own value matches.
+uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
+                              const RequestView& request, std::string_view value,
+                              uint32_t best) {
+  const uint64_t hash = exactValueHash(value);
+  auto entry = std::lower_bound(
+      run.entries.begin(), run.entries.end(), hash,
+      [](const ExactHeaderRunDef::Entry& e, uint64_t wanted) { return e.value_hash < wanted; });
+  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best;
+       ++entry) {
+    if (allMatchersSucceed(routes[entry->route], request)) {
+      return entry->route;
+    }
+  }
+  return best;
+}
+
+// The first route of the run whose matchers all succeed, or nullptr. Only a route whose
+// value the request offers can match (a whole line with the run's header name, or one
+// element of a comma list in such a line, as headerMatches() reads them), so those are the
+// only ones tried.
+const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
+                                const RequestView& request) {
+  uint32_t best = run.end;
+  HeaderLines lines = headerLines(request, run.name, run.name_hash);
+  std::string_view value;
+  while (lines.next(&value)) {
+    best = earlierRouteForValue(run, routes, request, value, best);
+    if (!containsByte(value, ',')) {
+      continue;
+    }
+    Splitter elements(value, ',');
+    std::string_view element;
+    while (elements.next(&element)) {
+      best = earlierRouteForValue(run, routes, request, trimSpaces(element), best);
+    }
+  }
+  return best < run.end ? &routes[best] : nullptr;
+}
+
 }  // namespace
 
 const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host) {
@@ -172,10 +218,26 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
   if (virtual_host == nullptr) {
     return nullptr;
   }
-  for (const RouteDef& route : virtual_host->routes) {
-    if (allMatchersSucceed(route, request)) {
-      return &route;
+  // Route by route, in order, except that a run of routes told apart by one header's
+  // value is searched by that value and then skipped as a whole.
+  const std::vector<RouteDef>& routes = virtual_host->routes;
+  auto run = virtual_host->exact_header_runs.begin();
+  const auto last_run = virtual_host->exact_header_runs.end();
+  size_t next = 0;
+  while (next < routes.size()) {
+    if (run != last_run && run->begin == next) {
+      const RouteDef* found = firstRouteOfRun(*run, routes, request);
+      if (found != nullptr) {
+        return found;
+      }
+      next = run->end;
+      ++run;
+      continue;
     }
+    if (allMatchersSucceed(routes[next], request)) {
+      return &routes[next];
+    }
+    ++next;
   }
   return nullptr;
 }
