@@ -24,7 +24,9 @@ namespace turnout {
 const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host);
 
 // The first route of the matched virtual host whose path, method, header, cookie and
-// query matchers all succeed, or nullptr (no virtual host, or no route matches).
+// query matchers all succeed, or nullptr (no virtual host, or no route matches). A run of
+// routes told apart by one header's exact value (VirtualHostDef::exact_header_runs) is
+// searched by the request's values of that header; the route chosen is the same.
 const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 
 // True when every matcher of `route` succeeds for `request`:
@@ -47,7 +49,8 @@ bool routeMatches(const RouteDef& route, const RequestView& request);
 // elements `a="x` and `y"`. Matchers written for whole values are unaffected.
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers);
 
-// The same answer through a request's header index (filters/header_index.h).
+// The same answer through a request's header index (filters/header_index.h), for a
+// matcher whose name is lower-cased, as the snapshot compiler writes it.
 bool headerMatches(const KeyValueMatch& matcher, const HeaderIndex& index);
 
 // Cookie matcher: as for headers, over every value of the cookie named matcher.name

@@ -131,6 +131,9 @@ void Stream::start() {
   view.host = host_;
   view.client_ip = info_.client_ip;
   view.headers = &head_.headers();
+
+  // Each header line's name is hashed once here, and the route match and the split look
+  // lines up by hash; the index lives on the stack until both are done.
   const HeaderIndex header_index(head_.headers());
   view.header_index = &header_index;
 
