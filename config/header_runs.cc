@@ -24,6 +24,11 @@ const KeyValueMatch* runMatcher(const RouteDef& route) {
   return &matcher;
 }
 
+// True when a and b accept the same methods and paths, as written.
+bool samePathAndMethods(const RouteDef& a, const RouteDef& b) {
+  return a.path.kind == b.path.kind && a.path.value == b.path.value && a.methods == b.methods;
+}
+
 ExactHeaderRunDef makeRun(const std::vector<RouteDef>& routes, size_t begin, size_t end) {
   ExactHeaderRunDef run;
   run.begin = static_cast<uint32_t>(begin);
@@ -56,7 +61,8 @@ std::vector<ExactHeaderRunDef> findExactHeaderRuns(const std::vector<RouteDef>& 
     // Header names are lower-cased by the compiler; tests may build them in any case.
     while (first != nullptr && end < routes.size()) {
       const KeyValueMatch* next = runMatcher(routes[end]);
-      if (next == nullptr || !equalsIgnoreCaseByWords(next->name, first->name)) {
+      if (next == nullptr || !equalsIgnoreCaseByWords(next->name, first->name) ||
+          !samePathAndMethods(routes[end], routes[begin])) {
         break;
       }
       ++end;

@@ -20,7 +20,9 @@ uint64_t exactValueHash(std::string_view value);
 
 // The runs of `routes`, in order: the longest stretches of at least kMinExactHeaderRun
 // routes that each have exactly one header matcher, exact and not inverted, on the same
-// header, and no cookie or query parameter matcher. Paths and methods may differ.
+// header, no cookie or query parameter matcher, and the same path matcher and methods. A
+// route of a run thus matches exactly when the run's path and methods do and the request
+// offers its value, which the route match tests once per run and once per value.
 std::vector<ExactHeaderRunDef> findExactHeaderRuns(const std::vector<RouteDef>& routes);
 
 }  // namespace turnout

@@ -188,11 +188,12 @@ struct DomainMatch {
   std::string value;  // Lower-cased.
 };
 
-// Routes [begin, end) of a virtual host, one after the other, whose only key/value matcher
-// is the same header with an exact, non-inverted value (a route per value of "x-canary",
-// say). The route match hashes the values the request has for that header and tries only
-// the routes that name one of them, instead of every route of the run in turn. Found by
-// findExactHeaderRuns() (config/header_runs.h).
+// Routes [begin, end) of a virtual host, one after the other, with the same path matcher
+// and methods, whose only key/value matcher is the same header with an exact, non-inverted
+// value (a route per value of "x-canary", say). The route match hashes the values the
+// request has for that header and takes the first route naming one of them, instead of
+// testing every route of the run in turn. Found by findExactHeaderRuns()
+// (config/header_runs.h).
 struct ExactHeaderRunDef {
   struct Entry {
     uint64_t value_hash = 0;  // exactValueHash() of the route's value.

@@ -153,44 +153,49 @@ inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request
          allMatch(route.cookies, headers, cookieMatches);
 }
 
-// `best`, or the first route of the run before it that names `value` and whose matchers
-// all succeed. Entries are ordered by route within one hash, so the first success is the
-// earliest route for this value. A route found under a colliding hash is tested in full,
-// so it can only be taken when its own value matches.
+// `best`, or the first route of the run before it whose value is `value`. Entries are
+// ordered by route within one hash, so the first whose value is equal (a hash can be
+// shared) is the earliest route for this value.
 uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
-                              const RequestView& request, std::string_view value,
-                              uint32_t best) {
+                              std::string_view value, uint32_t best) {
   const uint64_t hash = exactValueHash(value);
   auto entry = std::lower_bound(
       run.entries.begin(), run.entries.end(), hash,
       [](const ExactHeaderRunDef::Entry& e, uint64_t wanted) { return e.value_hash < wanted; });
   for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best;
        ++entry) {
-    if (allMatchersSucceed(routes[entry->route], request)) {
+    if (equalsByWords(value, routes[entry->route].headers.front().value.value)) {
       return entry->route;
     }
   }
   return best;
 }
 
-// The first route of the run whose matchers all succeed, or nullptr. Only a route whose
-// value the request offers can match (a whole line with the run's header name, or one
-// element of a comma list in such a line, as headerMatches() reads them), so those are the
-// only ones tried.
+// The first route of the run that matches, or nullptr. All routes of a run share their path
+// and methods, tested once here; past that, a route matches exactly when the request offers
+// its value, as headerMatches() reads values: the whole value of a line with the run's
+// header name, or one element of a comma list in such a line. So each value the request
+// offers costs one hash lookup, however many routes the run has, and never a route's full
+// test: a head of many repeated values stays linear in its size.
 const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
                                 const RequestView& request) {
+  const RouteDef& first = routes[run.begin];
+  if (!methodMatches(first.methods, request.method) || !pathMatches(first.path, request.path)) {
+    return nullptr;
+  }
+
   uint32_t best = run.end;
   HeaderLines lines = headerLines(request, run.name, run.name_hash);
   std::string_view value;
   while (lines.next(&value)) {
-    best = earlierRouteForValue(run, routes, request, value, best);
+    best = earlierRouteForValue(run, routes, value, best);
     if (!containsByte(value, ',')) {
       continue;
     }
     Splitter elements(value, ',');
     std::string_view element;
     while (elements.next(&element)) {
-      best = earlierRouteForValue(run, routes, request, trimSpaces(element), best);
+      best = earlierRouteForValue(run, routes, trimSpaces(element), best);
     }
   }
   return best < run.end ? &routes[best] : nullptr;

@@ -64,8 +64,28 @@ TEST(FindExactHeaderRuns, InvertedOrShortStretchesStayRouteByRoute) {
   EXPECT_TRUE(findExactHeaderRuns(routes).empty());
 }
 
-// A seeded random table of runs and other routes, and random requests: the route chosen
-// with the runs must be the route chosen route by route, with and without a header index.
+
+// A route with another path or other methods ends a run, since a run tests them once.
+TEST(FindExactHeaderRuns, OtherPathOrMethodsEndARun) {
+  std::vector<RouteDef> routes;
+  for (int i = 0; i < 12; ++i) {
+    routes.push_back(headerRoute("r" + std::to_string(i), "x-canary", std::to_string(i)));
+  }
+  routes[4].path = fixtures::pathMatch(PathMatch::Kind::Prefix, "/api");
+  routes[9].methods = {"GET"};
+
+  // [0, 4) and [5, 9); route 4 stands alone, and 10 and 11 are too few for a run.
+  const std::vector<ExactHeaderRunDef> runs = findExactHeaderRuns(routes);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].begin, 0u);
+  EXPECT_EQ(runs[0].end, 4u);
+  EXPECT_EQ(runs[1].begin, 5u);
+  EXPECT_EQ(runs[1].end, 9u);
+}
+
+// A seeded random table of runs and other routes (some with another path or methods), and
+// random requests: the route chosen with the runs must be the route chosen route by route,
+// with and without a header index.
 TEST(ExactHeaderRunSearch, PicksTheSameRouteAsTryingEveryRoute) {
   std::mt19937 random(20261204);
   auto pick = [&random](const std::vector<std::string>& from) {
@@ -82,11 +102,16 @@ TEST(ExactHeaderRunSearch, PicksTheSameRouteAsTryingEveryRoute) {
     VirtualHostDef host;
     host.domains = {fixtures::domain("*")};
     const int count = std::uniform_int_distribution<int>(4, 16)(random);
+    const std::string run_path = pick(paths);
+    const bool all_get = table_round % 4 == 3;
     for (int r = 0; r < count; ++r) {
       RouteDef route =
           headerRoute("r" + std::to_string(r), r % 7 == 6 ? "x-other" : "x-group", pick(values));
-      route.path = fixtures::pathMatch(PathMatch::Kind::Prefix, pick(paths));
-      if (r % 5 == 4) {
+      route.path = fixtures::pathMatch(PathMatch::Kind::Prefix, run_path);
+      if (r % 9 == 8) {
+        route.path = fixtures::pathMatch(PathMatch::Kind::Prefix, pick(paths));
+      }
+      if (r % 11 == 10 || all_get) {
         route.methods = {"GET"};
       }
       host.routes.push_back(route);
