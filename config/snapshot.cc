@@ -5,7 +5,7 @@ namespace turnout {
 
 // Every comparison is byte-for-byte (case-sensitive): header, cookie and parameter
 // values carry meaning in their case, unlike header names and host names.
-bool StringMatch::matches(std::string_view candidate) const {
+bool StringMatch::matchesAnyKind(std::string_view candidate) const {
   switch (kind) {
     case Kind::Exact:
       return candidate == value;

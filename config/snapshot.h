@@ -17,6 +17,8 @@
 
 #include <re2/re2.h>
 
+#include "config/word_compare.h"
+
 namespace turnout {
 
 // Buckets are integers in [0, kBucketCount).
@@ -39,7 +41,14 @@ struct StringMatch {
   std::string value;
   std::shared_ptr<const re2::RE2> regex;  // Set only for Kind::Regex.
 
-  bool matches(std::string_view candidate) const;
+  // True when `candidate` passes the test. The exact test, the common one, is inline: for
+  // a value of a few bytes a call costs more than the compare.
+  bool matches(std::string_view candidate) const {
+    return kind == Kind::Exact ? equalsByWords(candidate, value) : matchesAnyKind(candidate);
+  }
+
+  // matches() for every kind, out of line.
+  bool matchesAnyKind(std::string_view candidate) const;
 };
 
 // A header, cookie or query parameter matcher. With no value matcher it tests presence.
@@ -48,6 +57,10 @@ struct KeyValueMatch {
   bool has_value_match = false;
   StringMatch value;
   bool invert = false;
+
+  // headerNameHash(name) for a header matcher, set by the snapshot compiler; 0 until then,
+  // and the filters then hash the name on each use.
+  uint32_t name_hash = 0;
 };
 
 struct PathMatch {
@@ -65,6 +78,10 @@ struct HashPolicyRule {
 
   Kind kind = Kind::Header;
   std::string name;  // Lower-cased for headers; unused for SourceIp.
+
+  // headerNameHash(name) for Header and BucketHeader, set by the snapshot compiler; 0 until
+  // then, and the filters then hash the name on each use.
+  uint32_t name_hash = 0;
 };
 
 // One pool of a split and the buckets it owns: [bucket_begin, bucket_end).
@@ -177,10 +194,30 @@ struct DomainMatch {
   std::string value;  // Lower-cased.
 };
 
+// Routes [begin, end) of a virtual host, one after the other, with the same path matcher
+// and methods, whose only key/value matcher is the same header with an exact, non-inverted
+// value (a route per value of "x-canary", say). The route match hashes the values the
+// request has for that header and takes the first route naming one of them, instead of
+// testing every route of the run in turn. Found by findExactHeaderRuns()
+// (config/header_runs.h).
+struct ExactHeaderRunDef {
+  struct Entry {
+    uint64_t value_hash = 0;  // exactValueHash() of the route's value.
+    uint32_t route = 0;  // Index into VirtualHostDef::routes.
+  };
+
+  uint32_t begin = 0;
+  uint32_t end = 0;
+  std::string name;  // The header, lower-cased.
+  uint32_t name_hash = 0;  // headerNameHash(name).
+  std::vector<Entry> entries;  // One per route of the run, by value_hash, then route.
+};
+
 struct VirtualHostDef {
   std::string name;
   std::vector<DomainMatch> domains;
   std::vector<RouteDef> routes;
+  std::vector<ExactHeaderRunDef> exact_header_runs;  // By begin; the runs do not overlap.
 };
 
 struct DecisionHeadersDef {

@@ -8,7 +8,9 @@
 
 #include "config/address.h"
 #include "config/field_syntax.h"
+#include "config/header_runs.h"
 #include "config/mirror_policy.h"
+#include "config/word_compare.h"
 
 namespace turnout {
 namespace {
@@ -57,8 +59,9 @@ StringMatch compileStringMatch(const config::KeyValueMatcher& matcher) {
   return match;
 }
 
-// Header names compare case-insensitively, so they are lower-cased once here; cookie and
-// query parameter names compare as written.
+// Header names compare case-insensitively, so they are lower-cased and hashed once here
+// (the hash is what the per-request header index looks up); cookie and query parameter
+// names compare as written.
 std::vector<KeyValueMatch> compileKeyValues(
     const google::protobuf::RepeatedPtrField<config::KeyValueMatcher>& matchers,
     bool lower_case_names) {
@@ -67,6 +70,7 @@ std::vector<KeyValueMatch> compileKeyValues(
   for (const config::KeyValueMatcher& matcher : matchers) {
     KeyValueMatch match;
     match.name = lower_case_names ? toLowerAscii(matcher.name()) : matcher.name();
+    match.name_hash = lower_case_names ? headerNameHash(match.name) : 0;
     match.has_value_match =
         matcher.match_specifier_case() != config::KeyValueMatcher::kPresentMatch;
     match.value = compileStringMatch(matcher);
@@ -108,6 +112,7 @@ HashPolicyRule compileHashPolicy(const config::HashPolicy& policy) {
     case Case::kHeader:
       rule.kind = HashPolicyRule::Kind::Header;
       rule.name = toLowerAscii(policy.header().header_name());
+      rule.name_hash = headerNameHash(rule.name);
       break;
     case Case::kCookie:
       rule.kind = HashPolicyRule::Kind::Cookie;
@@ -124,6 +129,7 @@ HashPolicyRule compileHashPolicy(const config::HashPolicy& policy) {
     case Case::kBucketHeader:
       rule.kind = HashPolicyRule::Kind::BucketHeader;
       rule.name = toLowerAscii(policy.bucket_header().header_name());
+      rule.name_hash = headerNameHash(rule.name);
       break;
   }
   return rule;
@@ -282,6 +288,7 @@ RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
     for (const config::Route& route : host.routes()) {
       compiled.routes.push_back(compileRoute(route, clusters, listener_upgrades));
     }
+    compiled.exact_header_runs = findExactHeaderRuns(compiled.routes);
     table.virtual_hosts.push_back(std::move(compiled));
   }
 

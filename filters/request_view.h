@@ -9,6 +9,8 @@
 
 namespace turnout {
 
+class HeaderIndex;
+
 struct HeaderView {
   std::string_view name;  // As the client spelled it.
   std::string_view value;  // Leading and trailing whitespace removed.
@@ -21,6 +23,10 @@ struct RequestView {
   std::string_view host;  // Host header without the port, as sent (any case).
   std::string_view client_ip;  // Textual IP of the downstream peer.
   const std::vector<HeaderView>* headers = nullptr;  // Every header line, in order.
+
+  // The index of `headers` by name (filters/header_index.h), built once per request; the
+  // filters look lines up through it. Without one they compare every line's name.
+  const HeaderIndex* header_index = nullptr;
 };
 
 }  // namespace turnout

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "config/header_runs.h"
 #include "filters/cookies.h"
+#include "filters/header_index.h"
 #include "filters/query.h"
 #include "filters/text.h"
 
@@ -23,17 +25,20 @@ struct DomainScore {
 
 DomainScore scoreDomain(const DomainMatch& domain, std::string_view host) {
   // A wildcard stands for at least one character, so the host must be longer than the
-  // fixed part: "*.example.com" does not cover ".example.com" nor "example.com".
+  // fixed part: "*.example.com" does not cover ".example.com" nor "example.com". Host
+  // names compare as header names do, ASCII case-insensitively (RFC 9110 4.2.3).
+  const size_t length = domain.value.size();
   switch (domain.kind) {
     case DomainMatch::Kind::Exact:
-      return equalsIgnoreCase(host, domain.value) ? DomainScore{4, 0} : DomainScore{};
+      return equalsLowerCaseByWords(host, domain.value) ? DomainScore{4, 0} : DomainScore{};
     case DomainMatch::Kind::Suffix:
-      return host.size() > domain.value.size() && endsWithIgnoreCase(host, domain.value)
-                 ? DomainScore{3, domain.value.size()}
+      return host.size() > length &&
+                     equalsLowerCaseByWords(host.substr(host.size() - length), domain.value)
+                 ? DomainScore{3, length}
                  : DomainScore{};
     case DomainMatch::Kind::Prefix:
-      return host.size() > domain.value.size() && startsWithIgnoreCase(host, domain.value)
-                 ? DomainScore{2, domain.value.size()}
+      return host.size() > length && equalsLowerCaseByWords(host.substr(0, length), domain.value)
+                 ? DomainScore{2, length}
                  : DomainScore{};
     case DomainMatch::Kind::Any:
       return DomainScore{1, 0};
@@ -44,9 +49,10 @@ DomainScore scoreDomain(const DomainMatch& domain, std::string_view host) {
 bool pathMatches(const PathMatch& match, std::string_view path) {
   switch (match.kind) {
     case PathMatch::Kind::Prefix:
-      return path.starts_with(match.value);
+      return path.size() >= match.value.size() &&
+             equalsByWords(path.substr(0, match.value.size()), match.value);
     case PathMatch::Kind::Exact:
-      return path == match.value;
+      return equalsByWords(path, match.value);
     case PathMatch::Kind::Regex:
       return match.regex != nullptr && re2::RE2::FullMatch(path, *match.regex);
     case PathMatch::Kind::Connect:
@@ -67,23 +73,33 @@ bool methodMatches(const std::vector<std::string>& methods, std::string_view met
   return false;
 }
 
-// One header line against a matcher's value test: the whole line, then each element of
-// the comma-separated list it may hold.
-bool headerLineMatches(const KeyValueMatch& matcher, std::string_view value) {
-  if (!matcher.has_value_match) {
-    return true;
-  }
-  if (matcher.value.matches(value)) {
-    return true;
-  }
-  if (value.find(',') == std::string_view::npos) {
-    return false;
-  }
-
+// The elements of a comma-separated header line against a matcher's value test. Out of
+// line: most lines hold no list, and the common path stays small enough to inline.
+[[gnu::noinline]] bool anyListElementMatches(const StringMatch& test, std::string_view value) {
   Splitter elements(value, ',');
   std::string_view element;
   while (elements.next(&element)) {
-    if (matcher.value.matches(trimSpaces(element))) {
+    if (test.matches(trimSpaces(element))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// One header line against a matcher's value test: the whole line, then each element of
+// the comma-separated list it may hold.
+inline bool headerLineMatches(const KeyValueMatch& matcher, std::string_view value) {
+  if (!matcher.has_value_match || matcher.value.matches(value)) {
+    return true;
+  }
+  return containsByte(value, ',') && anyListElementMatches(matcher.value, value);
+}
+
+// True when any line the scanner yields passes the matcher (before invert).
+inline bool anyHeaderLineMatches(const KeyValueMatch& matcher, HeaderLines& lines) {
+  std::string_view value;
+  while (lines.next(&value)) {
+    if (headerLineMatches(matcher, value)) {
       return true;
     }
   }
@@ -115,6 +131,87 @@ bool allMatch(const std::vector<KeyValueMatch>& matchers, const Source& source, 
 
 const std::vector<HeaderView> kNoHeaders;
 
+// routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
+// request, a call per route is a noticeable part of the cost.
+// The method and path tests, the cheapest: most routes are told apart by them. A CONNECT
+// target has no path (RFC 9110 9.3.6): only a connect route takes it, and a connect route
+// takes nothing else.
+bool methodAndPathMatch(const RouteDef& route, const RequestView& request) {
+  bool connect_route = route.path.kind == PathMatch::Kind::Connect;
+  if (connect_route != (request.method == "CONNECT")) {
+    return false;
+  }
+  return methodMatches(route.methods, request.method) && pathMatches(route.path, request.path);
+}
+
+inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request) {
+  if (!methodAndPathMatch(route, request)) {
+    return false;
+  }
+
+  for (const KeyValueMatch& matcher : route.headers) {
+    HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
+    if (anyHeaderLineMatches(matcher, lines) == matcher.invert) {
+      return false;
+    }
+  }
+  if (route.query_parameters.empty() && route.cookies.empty()) {
+    return true;
+  }
+
+  const std::vector<HeaderView>& headers =
+      request.headers != nullptr ? *request.headers : kNoHeaders;
+  return allMatch(route.query_parameters, request.query, queryParameterMatches) &&
+         allMatch(route.cookies, headers, cookieMatches);
+}
+
+// `best`, or the first route of the run before it whose value is `value`. Entries are
+// ordered by route within one hash, so the first whose value is equal (a hash can be
+// shared) is the earliest route for this value.
+uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
+                              std::string_view value, uint32_t best) {
+  const uint64_t hash = exactValueHash(value);
+  auto entry = std::lower_bound(
+      run.entries.begin(), run.entries.end(), hash,
+      [](const ExactHeaderRunDef::Entry& e, uint64_t wanted) { return e.value_hash < wanted; });
+  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best;
+       ++entry) {
+    if (equalsByWords(value, routes[entry->route].headers.front().value.value)) {
+      return entry->route;
+    }
+  }
+  return best;
+}
+
+// The first route of the run that matches, or nullptr. All routes of a run share their path
+// and methods, tested once here; past that, a route matches exactly when the request offers
+// its value, as headerMatches() reads values: the whole value of a line with the run's
+// header name, or one element of a comma list in such a line. So each value the request
+// offers costs one hash lookup, however many routes the run has, and never a route's full
+// test: a head of many repeated values stays linear in its size.
+const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
+                                const RequestView& request) {
+  if (!methodAndPathMatch(routes[run.begin], request)) {
+    return nullptr;
+  }
+
+  uint32_t best = run.end;
+  HeaderLines lines = headerLines(request, run.name, run.name_hash);
+  std::string_view value;
+  while (lines.next(&value)) {
+    best = earlierRouteForValue(run, routes, value, best);
+    if (!containsByte(value, ',')) {
+      continue;
+    }
+    Splitter elements(value, ',');
+    std::string_view element;
+    while (elements.next(&element)) {
+      best = earlierRouteForValue(run, routes, trimSpaces(element), best);
+    }
+  }
+  return best < run.end ? &routes[best] : nullptr;
+}
+
 }  // namespace
 
 const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host) {
@@ -137,43 +234,43 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
   if (virtual_host == nullptr) {
     return nullptr;
   }
-  for (const RouteDef& route : virtual_host->routes) {
-    if (routeMatches(route, request)) {
-      return &route;
+  // Route by route, in order, except that a run of routes told apart by one header's
+  // value is searched by that value and then skipped as a whole.
+  const std::vector<RouteDef>& routes = virtual_host->routes;
+  auto run = virtual_host->exact_header_runs.begin();
+  const auto last_run = virtual_host->exact_header_runs.end();
+  size_t next = 0;
+  while (next < routes.size()) {
+    if (run != last_run && run->begin == next) {
+      const RouteDef* found = firstRouteOfRun(*run, routes, request);
+      if (found != nullptr) {
+        return found;
+      }
+      next = run->end;
+      ++run;
+      continue;
     }
+    if (allMatchersSucceed(routes[next], request)) {
+      return &routes[next];
+    }
+    ++next;
   }
   return nullptr;
 }
 
 bool routeMatches(const RouteDef& route, const RequestView& request) {
-  // A CONNECT target has no path (RFC 9110 9.3.6): only a connect route takes it, and a
-  // connect route takes nothing else.
-  bool connect_route = route.path.kind == PathMatch::Kind::Connect;
-  if (connect_route != (request.method == "CONNECT")) {
-    return false;
-  }
-
-  // Cheapest tests first: most routes are told apart by method or path.
-  if (!methodMatches(route.methods, request.method) || !pathMatches(route.path, request.path)) {
-    return false;
-  }
-
-  const std::vector<HeaderView>& headers =
-      request.headers != nullptr ? *request.headers : kNoHeaders;
-  return allMatch(route.headers, headers, headerMatches) &&
-         allMatch(route.query_parameters, request.query, queryParameterMatches) &&
-         allMatch(route.cookies, headers, cookieMatches);
+  return allMatchersSucceed(route, request);
 }
 
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers) {
-  bool matched = false;
-  for (const HeaderView& header : headers) {
-    if (equalsIgnoreCase(header.name, matcher.name) && headerLineMatches(matcher, header.value)) {
-      matched = true;
-      break;
-    }
-  }
-  return matched != matcher.invert;
+  HeaderLines lines(headers, matcher.name);
+  return anyHeaderLineMatches(matcher, lines) != matcher.invert;
+}
+
+bool headerMatches(const KeyValueMatch& matcher, const HeaderIndex& index) {
+  const uint32_t hash = matcher.name_hash != 0 ? matcher.name_hash : headerNameHash(matcher.name);
+  HeaderLines lines = index.find(matcher.name, hash);
+  return anyHeaderLineMatches(matcher, lines) != matcher.invert;
 }
 
 bool cookieMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers) {

@@ -24,7 +24,9 @@ namespace turnout {
 const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host);
 
 // The first route of the matched virtual host whose path, method, header, cookie and
-// query matchers all succeed, or nullptr (no virtual host, or no route matches).
+// query matchers all succeed, or nullptr (no virtual host, or no route matches). A run of
+// routes told apart by one header's exact value (VirtualHostDef::exact_header_runs) is
+// searched by the request's values of that header; the route chosen is the same.
 const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 
 // True when every matcher of `route` succeeds for `request`:
@@ -33,7 +35,8 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 //   - method: one of route.methods, case-sensitive; an empty list accepts any method;
 //     CONNECT matches only a route with a connect matcher, and such a route nothing else;
 //   - each header, cookie and query parameter matcher, as described below.
-// A request with no header vector is treated as having no headers.
+// A request with no header vector is treated as having no headers. Header matchers look
+// lines up through request.header_index when it is set, and give the same answers.
 bool routeMatches(const RouteDef& route, const RequestView& request);
 
 // True when `upgrade`, the value of a request's Upgrade header, names one protocol that
@@ -55,6 +58,10 @@ bool acceptsConnect(const RouteDef& route);
 // The comma split does not know about quoted strings: "a=\"x,y\"" also offers the
 // elements `a="x` and `y"`. Matchers written for whole values are unaffected.
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers);
+
+// The same answer through a request's header index (filters/header_index.h), for a
+// matcher whose name is lower-cased, as the snapshot compiler writes it.
+bool headerMatches(const KeyValueMatch& matcher, const HeaderIndex& index);
 
 // Cookie matcher: as for headers, over every value of the cookie named matcher.name
 // (case-sensitive) found in any Cookie line (see filters/cookies.h for the grammar); a

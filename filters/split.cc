@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include "filters/cookies.h"
+#include "filters/header_index.h"
 #include "filters/query.h"
 #include "filters/text.h"
 
@@ -15,12 +16,12 @@ const std::vector<HeaderView> kNoHeaders;
 
 // The value of the first line called `name`, when there is one and it is not empty. Only
 // the first line counts, so a client cannot change its bucket by adding a second line.
-std::optional<std::string_view> firstHeaderValue(const std::vector<HeaderView>& headers,
-                                                 std::string_view name) {
-  for (const HeaderView& header : headers) {
-    if (equalsIgnoreCase(header.name, name)) {
-      return header.value.empty() ? std::nullopt : std::optional(header.value);
-    }
+std::optional<std::string_view> firstHeaderValue(const RequestView& request,
+                                                 const HashPolicyRule& rule) {
+  HeaderLines lines = headerLines(request, rule.name, rule.name_hash);
+  std::string_view value;
+  if (lines.next(&value) && !value.empty()) {
+    return value;
   }
   return std::nullopt;
 }
@@ -38,7 +39,7 @@ std::optional<uint32_t> bucketFromRule(const HashPolicyRule& rule, uint64_t salt
   std::optional<std::string_view> key;
   switch (rule.kind) {
     case HashPolicyRule::Kind::Header:
-      key = firstHeaderValue(headers, rule.name);
+      key = firstHeaderValue(request, rule);
       break;
     case HashPolicyRule::Kind::Cookie:
       key = nonEmpty(findCookie(headers, rule.name));
@@ -51,7 +52,7 @@ std::optional<uint32_t> bucketFromRule(const HashPolicyRule& rule, uint64_t salt
       break;
     case HashPolicyRule::Kind::BucketHeader: {
       // The value is a bucket chosen by an earlier turnout: used as is, never re-hashed.
-      const std::optional<std::string_view> text = firstHeaderValue(headers, rule.name);
+      const std::optional<std::string_view> text = firstHeaderValue(request, rule);
       return text.has_value() ? parseBucket(*text) : std::nullopt;
     }
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "filters/header_index.h"
 #include "filters/route_match.h"
 #include "filters/text.h"
 #include "proxy/downstream_connection.h"
@@ -138,6 +139,11 @@ void Stream::start() {
   view.host = host_;
   view.client_ip = info_.client_ip;
   view.headers = &head_.headers();
+
+  // Each header line's name is hashed once here, and the route match and the split look
+  // lines up by hash; the index lives on the stack until both are done.
+  const HeaderIndex header_index(head_.headers());
+  view.header_index = &header_index;
 
   route_ = matchRoute(listener_.route_table, view);
   if (!decideTunnel()) {

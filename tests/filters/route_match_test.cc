@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "config/field_syntax.h"
+#include "config/word_compare.h"
+#include "filters/header_index.h"
 #include "tests/filters/route_builder.h"
 
 namespace turnout {
@@ -44,9 +47,16 @@ TEST_P(MatcherSemantics, GivesExpectedResult) {
   const MatcherCase& c = GetParam();
   bool result = false;
   switch (c.source) {
-    case Source::Header:
+    case Source::Header: {
       result = headerMatches(c.matcher, c.headers);
+
+      // Through the header index, with the name lower-cased as the compiler writes it.
+      KeyValueMatch compiled = c.matcher;
+      compiled.name = toLowerAscii(compiled.name);
+      compiled.name_hash = headerNameHash(compiled.name);
+      EXPECT_EQ(headerMatches(compiled, HeaderIndex(c.headers)), c.expected) << "indexed";
       break;
+    }
     case Source::Cookie:
       result = cookieMatches(c.matcher, c.headers);
       break;
