@@ -1,6 +1,7 @@
 // Coalesces the bytes bound for one socket.
 #include "proxy/outbox.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -16,6 +17,46 @@ struct WriteRequest {
 };
 
 }  // namespace
+
+void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
+  // Below this a copy costs less than the extra system call.
+  constexpr size_t kWriteThroughBytes = 4096;
+
+  size_t total = 0;
+  for (std::string_view part : parts) {
+    total += part.size();
+  }
+  bool direct = total >= kWriteThroughBytes && buffer_.empty() && queuedBytes() == 0 &&
+                parts.size() <= 4;
+  if (!direct) {
+    for (std::string_view part : parts) {
+      buffer_.append(part.data(), part.size());
+    }
+    return;
+  }
+
+  uv_buf_t buffers[4];
+  unsigned count = 0;
+  for (std::string_view part : parts) {
+    buffers[count++] =
+        uv_buf_init(const_cast<char*>(part.data()), static_cast<unsigned>(part.size()));
+  }
+  int written = uv_try_write(stream_, buffers, count);
+  size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
+  if (skip == total) {
+    return;
+  }
+
+  // What the kernel did not take is copied once, into a queued write. Should that fail,
+  // the bytes wait in the buffer and the next flush() meets the error.
+  if (queue(parts, skip) < 0) {
+    for (std::string_view part : parts) {
+      size_t taken = std::min(skip, part.size());
+      skip -= taken;
+      buffer_.append(part.data() + taken, part.size() - taken);
+    }
+  }
+}
 
 int Outbox::flush() {
   if (buffer_.empty()) {
@@ -34,19 +75,30 @@ int Outbox::flush() {
     offset = written > 0 ? static_cast<size_t>(written) : 0;
   }
 
-  size_t rest = buffer_.size() - offset;
-  if (rest == 0) {
-    buffer_.clear();
-    return 0;
+  int status = offset < buffer_.size() ? queue({buffer_}, offset) : 0;
+  buffer_.clear();
+  return status;
+}
+
+int Outbox::queue(std::initializer_list<std::string_view> parts, size_t skip) {
+  size_t rest = 0;
+  for (std::string_view part : parts) {
+    rest += part.size();
   }
+  rest -= skip;
 
   auto* request = static_cast<WriteRequest*>(std::malloc(sizeof(WriteRequest) + rest));
   if (request == nullptr) {
     throw std::bad_alloc();
   }
   request->owner = owner_;
-  std::memcpy(request->bytes, buffer_.data() + offset, rest);
-  buffer_.clear();
+  char* at = request->bytes;
+  for (std::string_view part : parts) {
+    size_t taken = std::min(skip, part.size());
+    skip -= taken;
+    std::memcpy(at, part.data() + taken, part.size() - taken);
+    at += part.size() - taken;
+  }
 
   uv_buf_t queued = uv_buf_init(request->bytes, static_cast<unsigned>(rest));
   int status = uv_write(&request->request, stream_, &queued, 1, &Outbox::onWrite);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,12 @@ class Outbox {
 
   void append(std::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
 
+  // Appends the parts in order, writing them to the socket straight from the caller's
+  // memory when nothing waits before them: a body read is then copied only if the kernel
+  // does not take all of it. Small parts are simply appended. A write error is not
+  // reported here; the next flush() meets it.
+  void appendWritingThrough(std::initializer_list<std::string_view> parts);
+
   // The buffer itself, for serializers that write into a std::string.
   std::string* buffer() { return &buffer_; }
 
@@ -53,6 +60,9 @@ class Outbox {
 
  private:
   static void onWrite(uv_write_t* request, int status);
+
+  // Copies the parts, less their first `skip` bytes, into one heap write and queues it.
+  int queue(std::initializer_list<std::string_view> parts, size_t skip);
 
   uv_stream_t* stream_;
   OutboxOwner* owner_;

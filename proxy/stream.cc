@@ -2,6 +2,7 @@
 #include "proxy/stream.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "filters/header_index.h"
@@ -48,10 +49,29 @@ std::string_view stripPort(std::string_view authority) {
   return colon == std::string_view::npos ? authority : authority.substr(0, colon);
 }
 
-void appendChunkHeader(size_t length, std::string* out) {
-  char size[24];
-  int written = snprintf(size, sizeof(size), "%zx\r\n", length);
-  out->append(size, static_cast<size_t>(written));
+// The chunk-size line for `length` bytes (RFC 9112 7.1), written at the end of `space`.
+std::string_view chunkHeader(size_t length, std::array<char, 20>* space) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char* end = space->data() + space->size();
+  char* at = end;
+  *--at = '\n';
+  *--at = '\r';
+  do {
+    *--at = kHex[length & 15];
+    length >>= 4;
+  } while (length != 0);
+  return {at, static_cast<size_t>(end - at)};
+}
+
+// Appends one body piece to `out`, framed as a chunk when `chunked`, writing it straight
+// through when nothing waits before it.
+void appendBody(std::string_view bytes, bool chunked, Outbox* out) {
+  if (!chunked) {
+    out->appendWritingThrough({bytes});
+    return;
+  }
+  std::array<char, 20> space;
+  out->appendWritingThrough({chunkHeader(bytes.size(), &space), bytes, "\r\n"});
 }
 
 }  // namespace
@@ -355,14 +375,7 @@ void Stream::onRequestBody(std::string_view bytes) {
   if (upstream_ == nullptr) {
     return;
   }
-  std::string* out = upstream_->outbox().buffer();
-  if (info_.chunked) {
-    appendChunkHeader(bytes.size(), out);
-    out->append(bytes);
-    out->append("\r\n");
-  } else {
-    out->append(bytes);
-  }
+  appendBody(bytes, info_.chunked, &upstream_->outbox());
 }
 
 void Stream::onRequestComplete() {
@@ -507,14 +520,7 @@ void Stream::onUpstreamTunnelOpen(UpstreamConnection* connection, std::string_vi
 void Stream::onUpstreamBody(std::string_view bytes) {
   bytes_out_ += bytes.size();
   mirror_tap_.onPrimaryBody(bytes);
-  std::string* out = connection_.outbox().buffer();
-  if (response_framing_ == ResponseFraming::Chunked) {
-    appendChunkHeader(bytes.size(), out);
-    out->append(bytes);
-    out->append("\r\n");
-  } else {
-    out->append(bytes);
-  }
+  appendBody(bytes, response_framing_ == ResponseFraming::Chunked, &connection_.outbox());
 }
 
 void Stream::afterUpstreamRead() {

@@ -47,7 +47,7 @@ void Tunnel::onClientBytes(std::string_view bytes) {
   }
   last_activity_ms_ = uv_now(worker_.loop());
   bytes_from_client_ += bytes.size();
-  upstream_->outbox().append(bytes);
+  upstream_->outbox().appendWritingThrough({bytes});
   upstream_->flush();
 
   // Stop reading the client while the endpoint has not taken what it already got.
@@ -100,7 +100,7 @@ void Tunnel::onUpstreamFailure(UpstreamFailure failure, bool response_seen) {
 void Tunnel::onUpstreamBody(std::string_view bytes) {
   last_activity_ms_ = uv_now(worker_.loop());
   bytes_from_upstream_ += bytes.size();
-  downstream_.outbox().append(bytes);
+  downstream_.outbox().appendWritingThrough({bytes});
 }
 
 void Tunnel::afterUpstreamRead() {
