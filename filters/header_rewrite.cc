@@ -209,9 +209,11 @@ bool keepInDownstreamResponse(const HeaderView& header, const DownstreamResponse
 
   // The proxy re-frames the body, so the upstream's length is stale, except when there
   // is no body: then Content-Length describes the representation (HEAD, 304) and must
-  // reach the client unchanged (RFC 9110 8.6).
+  // reach the client unchanged (RFC 9110 8.6). A 1xx or 204 never carries one (same
+  // section): a client that believed it would wait for a body that never comes.
   if (equalsIgnoreCase(header.name, "content-length")) {
-    return head.framing == ResponseFraming::NoBody;
+    bool never_has_length = head.status < 200 || head.status == 204;
+    return head.framing == ResponseFraming::NoBody && !never_has_length;
   }
   return true;
 }

@@ -482,7 +482,13 @@ void DownstreamConnection::drive(const char* data, size_t length) {
       data = with_crs.data();
       length = with_crs.size();
     }
+    if (!in_head && parse_->crlf_due > 0 && !checkChunkEnd(data, length)) {
+      handleParseError(HPE_USER);
+      length = 0;
+      break;
+    }
     parse_->chunk_start = data;
+    parse_->chunk_end = data + length;
     llhttp_errno_t error = llhttp_execute(&parse_->parser, data, length);
     previous_chunk_end_ = data[length - 1];
     if (error == HPE_PAUSED_UPGRADE) {
@@ -568,6 +574,8 @@ int DownstreamConnection::onMessageBegin(llhttp_t* parser) {
   self->request_ended_ = false;
   parse.body_bytes = 0;
   parse.extension_bytes = 0;
+  parse.crlf_due = 0;
+  parse.bad_chunk_end = false;
   self->extensions_too_long_ = false;
   return 0;
 }
@@ -654,7 +662,32 @@ int DownstreamConnection::onBody(llhttp_t* parser, const char* data, size_t leng
   if (self->stream_ != nullptr) {
     self->stream_->onRequestBody(std::string_view(data, length));
   }
+
+  // llhttp 8 steps over the two bytes after a chunk's data without looking at them, but
+  // RFC 9112 7.1 requires CRLF there, and a front proxy that reads them otherwise would
+  // find a request boundary inside the body. The bytes in this buffer are checked now,
+  // the rest at the start of the next one.
+  if ((parser->flags & F_CHUNKED) != 0 && parser->content_length == 0) {
+    parse.crlf_due = 2;
+    const char* after = data + length;
+    if (!self->checkChunkEnd(after, static_cast<size_t>(parse.chunk_end - after))) {
+      return -1;
+    }
+  }
   return 0;
+}
+
+bool DownstreamConnection::checkChunkEnd(const char* data, size_t length) {
+  RequestParse& parse = *parse_;
+  for (size_t i = 0; i < length && parse.crlf_due > 0; ++i) {
+    char expected = parse.crlf_due == 2 ? '\r' : '\n';
+    if (data[i] != expected) {
+      parse.bad_chunk_end = true;
+      return false;
+    }
+    --parse.crlf_due;
+  }
+  return true;
 }
 
 int DownstreamConnection::onChunkExtension(llhttp_t* parser, const char* data, size_t length) {
@@ -742,6 +775,8 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
       stream_->failRequest(LocalReply::BodyTooLarge, "request body exceeds the limit");
     } else if (extensions_too_long_) {
       stream_->failRequest(LocalReply::BadRequest, "chunk extensions exceed the head limit");
+    } else if (parse_->bad_chunk_end) {
+      stream_->failRequest(LocalReply::BadRequest, "chunk data not followed by CRLF");
     } else {
       stream_->failRequest(LocalReply::BadRequest, llhttp_get_error_reason(&parse_->parser));
     }
@@ -770,7 +805,8 @@ void DownstreamConnection::handleParseError(llhttp_errno_t error) {
       detail = "obs-fold (a header line starting with white space)";
       break;
     case HeadError::None:
-      detail = llhttp_get_error_reason(&parse_->parser);
+      detail = error == HPE_PAUSED_H2_UPGRADE ? "HTTP/2 is not served here, only HTTP/1.1"
+                                              : llhttp_get_error_reason(&parse_->parser);
       break;
   }
   TURNOUT_LOG(Debug, "downstream",
@@ -795,6 +831,7 @@ void DownstreamConnection::replyAndClose(LocalReply reply, std::string_view deta
   record.route = "-";
   record.error = localReplyCode(reply);
   worker_.accessLog().append(record);
+  worker_.countRequest(nullptr, nullptr, record.status, 0);  // Under route "-" in /stats.
   closeAfterFlush();
 }
 
@@ -876,12 +913,15 @@ void DownstreamConnection::beginNextRequest() {
 
 void DownstreamConnection::shrinkWhileIdle() {
   shrink_pending_ = false;
+  timer_.arm(idle_ms_ - kShrinkAfterMs);
+  if (request_started_) {
+    return;
+  }
   outbox_.shrink();
   if (pending_.empty()) {
     std::string().swap(pending_);
     parse_.reset();  // No byte of a next request has come: the parser holds nothing.
   }
-  timer_.arm(idle_ms_ - kShrinkAfterMs);
 }
 
 void DownstreamConnection::drain() {
@@ -971,8 +1011,11 @@ void DownstreamConnection::onTimer(uv_timer_t* timer) {
   if (!self->timer_.reached()) {
     return;
   }
-  if (self->shrink_pending_ && self->input_ == Input::Head && !self->request_started_ &&
-      !self->close_after_flush_ && !self->write_failed_ && !self->lingering_) {
+  if (self->shrink_pending_ && self->input_ == Input::Head && !self->close_after_flush_ &&
+      !self->write_failed_ && !self->lingering_) {
+    // The moment to give buffers back. A head that has begun to arrive keeps them, and has
+    // the rest of the idle timeout to complete: a slow link or a retransmission must not
+    // lose it.
     self->shrinkWhileIdle();
     return;
   }

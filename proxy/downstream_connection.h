@@ -43,9 +43,12 @@ struct RequestParse {
   MessageHead head;
   SnapshotPtr snapshot;  // Held while a head is parsed, for its limits.
   const ListenerDef* listener = nullptr;
-  const char* chunk_start = nullptr;  // The bytes llhttp_execute is working on.
+  const char* chunk_start = nullptr;  // The bytes llhttp_execute is working on,
+  const char* chunk_end = nullptr;    // up to here.
   uint64_t body_bytes = 0;
   uint64_t extension_bytes = 0;  // Chunk extension bytes of the current request.
+  uint8_t crlf_due = 0;           // Bytes of the CRLF after a chunk's data not yet seen.
+  bool bad_chunk_end = false;     // A chunk's data was followed by something else.
 };
 
 class DownstreamConnection : public OutboxOwner {
@@ -163,6 +166,7 @@ class DownstreamConnection : public OutboxOwner {
   bool clientMaySendMore();
   void shrinkWhileIdle();
   void ensureParse();
+  bool checkChunkEnd(const char* data, size_t length);
   bool parserRuns() const;
 
   // True when only spaces and tabs stand between `data` (inside the bytes llhttp is

@@ -235,6 +235,10 @@ void Worker::onConnection(uv_stream_t* server, int status) {
 void Worker::onTick(uv_timer_t* timer) {
   auto* self = static_cast<Worker*>(timer->data);
   self->access_log_.flush();
+
+  // A worker picks up a new snapshot with its next request; an idle one picks it up here,
+  // so that the idle connections of a cluster that left or changed close within a tick.
+  self->snapshot();
   self->sweepRetiredPools();
   self->publishPoolGauges();
   if (self->draining_ && self->connection_count_ == 0) {

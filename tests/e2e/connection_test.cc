@@ -1,10 +1,15 @@
 // End to end: upstream keep-alive reuse and request/response bodies passing intact.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <thread>
 
 #include "tests/e2e/fixture.h"
 
@@ -48,7 +53,68 @@ void writePattern(const std::string& path, size_t size) {
   std::ofstream(path, std::ios::binary) << data;
 }
 
+// A blocking loopback socket with a 3 s receive timeout, connected to `port`, or -1.
+int connectTo(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads one response with a Content-Length body; returns its status line, or what was
+// read when the connection closed or timed out first.
+std::string readResponse(int fd) {
+  std::string bytes;
+  char chunk[4096];
+  for (int reads = 0; reads < 100; ++reads) {
+    size_t head_end = bytes.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      size_t length_at = bytes.find("content-length: ");
+      size_t length = length_at == std::string::npos ? 0 : std::stoul(bytes.substr(length_at + 16));
+      if (bytes.size() >= head_end + 4 + length) {
+        return bytes.substr(0, bytes.find("\r\n"));
+      }
+    }
+    ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) {
+      return "no complete response: " + bytes;
+    }
+    bytes.append(chunk, static_cast<size_t>(n));
+  }
+  return "no complete response: " + bytes;
+}
+
 using ConnectionTest = E2eTest;
+
+// A head that trickles in (a slow link, a retransmission) has the idle timeout to
+// complete, on a new connection and on a kept-alive one alike.
+TEST_F(ConnectionTest, HeadArrivingInPiecesIsServed) {
+  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
+  uint16_t port = env_.startProxy(blueOnly(), 1);
+  ASSERT_NE(port, 0);
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+
+  for (int request = 0; request < 2; ++request) {
+    std::string first = "GET /a HTTP/1.1\r\nHo";
+    std::string rest = "st: x\r\n\r\n";
+    ASSERT_EQ(::send(fd, first.data(), first.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(first.size()));
+    std::this_thread::sleep_for(Millis(600));
+    ASSERT_EQ(::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(rest.size()));
+    EXPECT_EQ(readResponse(fd), "HTTP/1.1 200 OK") << "request " << request;
+  }
+  ::close(fd);
+}
 
 TEST_F(ConnectionTest, KeepAliveConnectionsAreReusedUpstream) {
   ASSERT_TRUE(env_.startBackends({"blue", "green"}));

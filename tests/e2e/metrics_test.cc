@@ -134,5 +134,25 @@ TEST_F(MetricsTest, RequestAbortedByTheClientIsCounted) {
   EXPECT_EQ(aborted, 1);
 }
 
+// A request refused before routing (a malformed head) is counted under route "-".
+TEST_F(MetricsTest, MalformedRequestsAreCountedUnderNoRoute) {
+  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
+  uint16_t admin_port = freePort();
+  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
+  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client(port);
+    EXPECT_EQ(client.raw("GET /a HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n").status, 400);
+  }
+
+  HttpClient admin(admin_port);
+  std::string stats = admin.get("/stats").body;
+  EXPECT_EQ(sample(stats, "turnout_requests_total{route=\"-\",cluster=\"-\",class=\"4xx\"}"), 3)
+      << stats;
+}
+
 }  // namespace
 }  // namespace turnout::e2e
