@@ -1,7 +1,5 @@
 // End to end: upstream keep-alive reuse and request/response bodies passing intact.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,22 +51,6 @@ void writePattern(const std::string& path, size_t size) {
   std::ofstream(path, std::ios::binary) << data;
 }
 
-// A blocking loopback socket with a 3 s receive timeout, connected to `port`, or -1.
-int connectTo(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Reads one response with a Content-Length body; returns its status line, or what was
 // read when the connection closed or timed out first.
 std::string readResponse(int fd) {
@@ -100,7 +82,7 @@ TEST_F(ConnectionTest, HeadArrivingInPiecesIsServed) {
   ASSERT_TRUE(env_.startBackends({"blue", "green"}));
   uint16_t port = env_.startProxy(blueOnly(), 1);
   ASSERT_NE(port, 0);
-  int fd = connectTo(port);
+  int fd = connectLoopback(port, Millis(3000));
   ASSERT_GE(fd, 0);
 
   for (int request = 0; request < 2; ++request) {

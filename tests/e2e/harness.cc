@@ -59,7 +59,8 @@ sockaddr_in loopback(uint16_t port) {
   return addr;
 }
 
-// A blocking TCP socket connected to 127.0.0.1:port with send and receive timeouts, or -1.
+}  // namespace
+
 int connectLoopback(uint16_t port, Millis timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -82,7 +83,6 @@ int connectLoopback(uint16_t port, Millis timeout) {
   return fd;
 }
 
-}  // namespace
 
 std::string turnoutBin() {
   return envOr("TURNOUT_BIN", repoRoot() + "/build/turnout");

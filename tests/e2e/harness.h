@@ -29,6 +29,10 @@ std::string repoRoot();
 // A loopback TCP port that was free a moment ago: bound on 127.0.0.1:0, read, closed.
 uint16_t freePort();
 
+// A blocking TCP socket connected to 127.0.0.1:port with send and receive timeouts, or -1.
+// The caller closes it.
+int connectLoopback(uint16_t port, Millis timeout);
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:

@@ -1,9 +1,7 @@
 // End to end: GET /stats shows, beside the request counters, latency histograms per
 // cluster, the upstream connections of each pool, and each split's configured weights
 // next to the share of requests each cluster really served.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,15 +45,27 @@ double sample(const std::string& stats, const std::string& name) {
   return at == std::string::npos ? -1 : std::strtod(stats.c_str() + at + name.size() + 2, nullptr);
 }
 
-using MetricsTest = E2eTest;
+class MetricsTest : public E2eTest {
+ protected:
+  // Starts blue and green behind kSplitConfig with one worker; returns the admin port, or
+  // 0 when something did not start. proxy_port_ is the listener's.
+  uint16_t startSplit() {
+    if (!env_.startBackends({"blue", "green"})) {
+      return 0;
+    }
+    uint16_t admin_port = freePort();
+    env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
+    proxy_port_ = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
+    return proxy_port_ != 0 && waitForPort(admin_port, Millis(5000)) ? admin_port : 0;
+  }
+
+  uint16_t proxy_port_ = 0;
+};
 
 TEST_F(MetricsTest, StatsShowLatencyConnectionsAndTheRealisedSplit) {
-  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
-  uint16_t admin_port = freePort();
-  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
-  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
-  ASSERT_NE(port, 0);
-  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+  uint16_t admin_port = startSplit();
+  ASSERT_NE(admin_port, 0);
+  uint16_t port = proxy_port_;
 
   constexpr int kRequests = 400;
   std::map<std::string, int> seen = countBackends(port, kRequests, 2);
@@ -96,20 +106,12 @@ TEST_F(MetricsTest, StatsShowLatencyConnectionsAndTheRealisedSplit) {
 // A client that resets its connection before its answer is a request too: /stats counts
 // it with the 499 the access log gives it, at once rather than when the backend answers.
 TEST_F(MetricsTest, RequestAbortedByTheClientIsCounted) {
-  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
-  uint16_t admin_port = freePort();
-  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
-  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
-  ASSERT_NE(port, 0);
-  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+  uint16_t admin_port = startSplit();
+  ASSERT_NE(admin_port, 0);
+  uint16_t port = proxy_port_;
 
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = connectLoopback(port, Millis(3000));
   ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   std::string request = "GET /slow?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(request.size()));
@@ -136,12 +138,9 @@ TEST_F(MetricsTest, RequestAbortedByTheClientIsCounted) {
 
 // A request refused before routing (a malformed head) is counted under route "-".
 TEST_F(MetricsTest, MalformedRequestsAreCountedUnderNoRoute) {
-  ASSERT_TRUE(env_.startBackends({"blue", "green"}));
-  uint16_t admin_port = freePort();
-  env_.setValue("ADMIN", "127.0.0.1:" + std::to_string(admin_port));
-  uint16_t port = env_.startProxy(std::string(kSplitConfig) + kBlueGreenClusters, 1);
-  ASSERT_NE(port, 0);
-  ASSERT_TRUE(waitForPort(admin_port, Millis(5000)));
+  uint16_t admin_port = startSplit();
+  ASSERT_NE(admin_port, 0);
+  uint16_t port = proxy_port_;
 
   for (int i = 0; i < 3; ++i) {
     HttpClient client(port);

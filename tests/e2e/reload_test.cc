@@ -195,15 +195,8 @@ std::string pacedUpload(uint16_t port, const std::function<void()>& between) {
   std::string head =
       "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(2 * half.size()) +
       "\r\n\r\n";
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
+  int fd = connectLoopback(port, Millis(10000));
+  if (fd < 0) {
     return "error";
   }
   std::string first = head + half;

@@ -41,15 +41,7 @@ struct Frame {
 class WsClient {
  public:
   explicit WsClient(uint16_t port, Millis timeout = Millis(5000)) : timeout_(timeout) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+    fd_ = connectLoopback(port, timeout);
   }
 
   ~WsClient() { close(); }
