@@ -45,6 +45,27 @@ int64_t unixMillis() {
   return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_usec / 1000;
 }
 
+// Dotted-quad text of an IPv4 address, written by hand: every new connection needs it,
+// and inet_ntop goes through a printf-style formatter.
+std::string ipv4Text(const sockaddr_in& address) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&address.sin_addr.s_addr);
+  std::string text;
+  for (int i = 0; i < 4; ++i) {
+    unsigned value = bytes[i];
+    if (value >= 100) {
+      text.push_back(static_cast<char>('0' + value / 100));
+    }
+    if (value >= 10) {
+      text.push_back(static_cast<char>('0' + value / 10 % 10));
+    }
+    text.push_back(static_cast<char>('0' + value % 10));
+    if (i < 3) {
+      text.push_back('.');
+    }
+  }
+  return text;
+}
+
 std::string peerIp(const uv_tcp_t* tcp) {
   sockaddr_storage address{};
   int length = sizeof(address);
@@ -53,7 +74,7 @@ std::string peerIp(const uv_tcp_t* tcp) {
   }
   char text[INET6_ADDRSTRLEN] = {0};
   if (address.ss_family == AF_INET) {
-    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), text, sizeof(text));
+    return ipv4Text(*reinterpret_cast<const sockaddr_in*>(&address));
   } else if (address.ss_family == AF_INET6) {
     uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
   }

@@ -65,6 +65,21 @@ class HeadersTest : public E2eTest {
   }
 };
 
+// The client address in X-Forwarded-For is the peer's, digit for digit: curl binds the
+// loopback addresses given, so every octet width is covered.
+TEST_F(HeadersTest, ForwardedForCarriesTheClientAddress) {
+  uint16_t port = start();
+  ASSERT_NE(port, 0);
+  for (const std::string address : {"127.0.0.1", "127.10.200.5", "127.0.99.250"}) {
+    CommandResult result = runCommand(curlPrefix() + " --interface " + address +
+                                      " http://127.0.0.1:" + std::to_string(port) + "/a");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    Echo echo = parseEcho(result.output);
+    ASSERT_TRUE(echo.ok) << result.output;
+    EXPECT_EQ(joined(echo.values("x-forwarded-for")), address);
+  }
+}
+
 TEST_F(HeadersTest, UpstreamSeesForwardingHeadersAndClientLinesInOrder) {
   uint16_t port = start();
   ASSERT_NE(port, 0);
