@@ -370,11 +370,13 @@ int UpstreamConnection::onHeadersComplete(llhttp_t* parser) {
 
   // A 101 opens the tunnel an Upgrade request asked for, and a 2xx the one a CONNECT
   // asked for; a 101 nothing asked for is refused. A header name that is no token would
-  // reach the client as a line it may split differently (llhttp 8 accepts "X A: 1").
+  // reach the client as a line it may split differently (llhttp 8 accepts "X A: 1"). A
+  // status outside 100..599 has no meaning a client could act on (RFC 9110 15).
   TunnelRequest asked = self->tunnel_request_;
   bool tunnel = (asked == TunnelRequest::Upgrade && status == 101) ||
                 (asked == TunnelRequest::Connect && status >= 200 && status < 300);
-  if ((status == 101 && !tunnel) || !self->head_.namesAreTokens()) {
+  bool known_class = status >= 100 && status <= 599;
+  if (!known_class || (status == 101 && !tunnel) || !self->head_.namesAreTokens()) {
     return -1;
   }
 
