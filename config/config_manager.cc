@@ -379,9 +379,12 @@ void ConfigManager::report(ChangeSource source, const ChangeResult& result,
       if (!errors.empty()) {
         errors.pop_back();  // The log line ends it.
       }
+      // Version 0 means nothing runs yet (start-up): there is nothing to keep.
+      std::string kept = result.version == 0
+                             ? "no version runs yet"
+                             : "version " + std::to_string(result.version) + " keeps running";
       reporter_(true, std::string("config change from ") + changeSourceName(source) + " refused (" +
-                          changeOutcomeName(result.outcome) + "), version " +
-                          std::to_string(result.version) + " keeps running:\n" + errors);
+                          changeOutcomeName(result.outcome) + "), " + kept + ":\n" + errors);
       return;
     }
   }
