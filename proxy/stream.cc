@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 
 #include "filters/header_index.h"
 #include "filters/route_match.h"
