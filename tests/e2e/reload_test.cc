@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/control_fixture.h"
@@ -226,6 +228,49 @@ std::string pacedUpload(uint16_t port, const std::function<void()>& between) {
   size_t at = lower.find("\r\nx-backend: ");
   return at == std::string::npos ? "no x-backend"
                                  : answer.substr(at + 13, answer.find("\r\n", at + 2) - at - 13);
+}
+
+// Established IPv4 TCP connections whose remote end is 127.0.0.1:`port`, from
+// /proc/net/tcp (the proxy's connections to that backend, in this test).
+int establishedTo(uint16_t port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // The column names.
+  char remote[32];
+  std::snprintf(remote, sizeof(remote), "0100007F:%04X", port);
+  int count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote_field, state;
+    fields >> slot >> local >> remote_field >> state;
+    count += remote_field == remote && state == "01" ? 1 : 0;
+  }
+  return count;
+}
+
+// The idle upstream connections of a cluster whose endpoints changed close within a tick of
+// the new version, on every worker, including one that serves no request after it.
+TEST_F(ReloadTest, IdleConnectionsOfAChangedClusterClose) {
+  ASSERT_TRUE(startAll(releaseConfig(100, 0), 2));
+  countBackends(port_, 200, 8);
+  uint16_t blue = env_.backendPort("blue");
+  ASSERT_GT(establishedTo(blue), 0) << "no idle connection to blue to begin with";
+
+  // Cluster blue now names green's endpoint: a changed cluster, whose pool is retired.
+  std::string moved = releaseConfig(100, 0);
+  size_t at = moved.find("{{BLUE}}");
+  ASSERT_NE(at, std::string::npos);
+  moved.replace(at, 8, "{{GREEN}}");
+  int64_t before = runningVersion();
+  rewriteConfig(moved);
+  ASSERT_GT(waitForVersionAfter(before), before);
+
+  int left = establishedTo(blue);
+  for (int i = 0; i < 40 && left > 0; ++i) {
+    std::this_thread::sleep_for(Millis(50));
+    left = establishedTo(blue);
+  }
+  EXPECT_EQ(left, 0) << "connections to blue still open 2 s after the change";
 }
 
 TEST_F(ReloadTest, LongRequestsInFlightFinishOnThePoolTheyStartedOn) {
