@@ -702,8 +702,7 @@ void Stream::abort(std::string_view reason) {
 
   // Counted like any other end, with the status the access log shows, so that /stats and
   // the log agree on how many requests there were.
-  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_,
-                       uv_now(worker_.loop()) - info_.start_loop_ms);
+  countRequest();
   writeAccessLog();
 }
 
@@ -712,11 +711,15 @@ void Stream::finish(bool keep_alive) {
     return;
   }
   finished_ = true;
-  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_,
-                       uv_now(worker_.loop()) - info_.start_loop_ms);
+  countRequest();
   writeAccessLog();
   connection_.flushOutput();
   connection_.streamFinished(keep_alive);
+}
+
+void Stream::countRequest() {
+  worker_.countRequest(route_, cluster_ != nullptr ? &decision_ : nullptr, status_,
+                       uv_now(worker_.loop()) - info_.start_loop_ms);
 }
 
 void Stream::writeAccessLog() {

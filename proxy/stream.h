@@ -111,6 +111,7 @@ class Stream : public UpstreamClient, public Deferred {
   void writeResponseHead(const UpstreamResponse& response);
   void replyLocally(LocalReply reply, std::string_view detail);
   void finish(bool keep_alive);
+  void countRequest();  // In the worker's /stats counters, once per stream.
   void writeAccessLog();
 
   DownstreamConnection& connection_;
