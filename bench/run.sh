@@ -50,28 +50,36 @@ to_ms() {
   }'
 }
 
-# Sums the user and system CPU ticks of the given pids (all their threads).
+# Sums the CPU ticks of the given pids (all their threads): "USER+SYSTEM SYSTEM".
 cpu_ticks() {
-  local pid total=0 fields
+  local pid total=0 system=0 fields
   for pid in "$@"; do
     # utime and stime are the 12th and 13th fields after the ")" ending the command name.
     fields=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
     total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+    system=$((system + $(echo "$fields" | awk '{print $13}')))
   done
-  echo "$total"
+  echo "$total $system"
+}
+
+# ticks_per_request TICKS REQUESTS: microseconds of CPU per request, one decimal.
+ticks_per_request() {
+  awk -v t="$1" -v n="${2:-0}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }'
 }
 
 # measure TARGET: one wrk run against the target for the current case; sets RPS, P50,
-# P99 (ms), ERRORS (socket errors plus non-2xx/3xx answers) and CPU_US (CPU time the
+# P99 (ms), ERRORS (socket errors plus non-2xx/3xx answers), CPU_US (CPU time the
 # target's processes spent per request, in microseconds: a figure that other load on the
-# machine disturbs far less than req/s). The raw wrk output is kept.
+# machine disturbs far less than req/s) and SYS_US (the kernel's part of it, spent in the
+# target's system calls and the network stack work they do). The raw wrk output is kept.
 measure() {
   local target=$1 port out before after requests
   port=$(target_port "$target")
-  before=$(cpu_ticks ${TARGET_PIDS[$target]})
+  read -r -a before <<< "$(cpu_ticks ${TARGET_PIDS[$target]})"
   out=$(wrk -t1 -c"$CASE_CONNS" -d"${DUR}s" --timeout 5s --latency "${CASE_ARGS[@]}" \
     "http://127.0.0.1:$port$CASE_PATH" 2>&1) || true
-  after=$(cpu_ticks ${TARGET_PIDS[$target]})
+  read -r -a after <<< "$(cpu_ticks ${TARGET_PIDS[$target]})"
   echo "$out" >> "$BENCH_DIR/wrk-$CURRENT_CASE-$target.txt"
 
   RPS=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
@@ -82,8 +90,8 @@ measure() {
     /Non-2xx or 3xx/ { n += $5 }
     END { print n + 0 }')
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  CPU_US=$(awk -v t=$((after - before)) -v n="${requests:-0}" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }')
+  CPU_US=$(ticks_per_request $((after[0] - before[0])) "$requests")
+  SYS_US=$(ticks_per_request $((after[1] - before[1])) "$requests")
   RPS=${RPS:-0}
 }
 
@@ -94,20 +102,20 @@ median() {
 
 ROWS=()
 
-# add_row CASE TARGET RPS P50 P99 ERRORS CPU_US REFERENCE: one table line. The ratios put
-# the reference's figures (REF_RPS, REF_P99, REF_CPU) over this row's; "-" on the
+# add_row CASE TARGET RPS P50 P99 ERRORS CPU_US SYS_US REFERENCE: one table line. The
+# ratios put the reference's figures (REF_RPS, REF_P99, REF_CPU) over this row's; "-" on the
 # reference's own row.
 add_row() {
   local ratios
   ratios=$(awk -v r="$3" -v p="$5" -v c="$7" -v rr="$REF_RPS" -v rp="$REF_P99" \
-    -v rc="$REF_CPU" -v self="$2" -v ref="$8" 'BEGIN {
+    -v rc="$REF_CPU" -v self="$2" -v ref="$9" 'BEGIN {
     if (self == ref) { print "- | - | -"; exit }
     a = (r > 0) ? sprintf("%.2f", rr / r) : "n/a"
     b = (p > 0) ? sprintf("%.2f", rp / p) : "n/a"
     d = (c > 0) ? sprintf("%.2f", rc / c) : "n/a"
     print a " | " b " | " d
   }')
-  ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $ratios |")
+  ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $ratios |")
 }
 
 # run_case NAME REFERENCE TARGET...: measures every target in turn, ROUNDS times over, and
@@ -118,7 +126,7 @@ run_case() {
   shift 2
   CURRENT_CASE=$name
   case_spec "$name"
-  declare -A rps p50 p99 errors cpu
+  declare -A rps p50 p99 errors cpu sys
   for target in "$@"; do
     rm -f "$BENCH_DIR/wrk-$name-$target.txt"
   done
@@ -128,18 +136,20 @@ run_case() {
       echo "bench: $name -> $target (${CASE_CONNS} connections, ${DUR}s, round $round)" >&2
       measure "$target"
       rps[$target]+="$RPS " p50[$target]+="$P50 " p99[$target]+="$P99 "
-      cpu[$target]+="$CPU_US " errors[$target]=$((${errors[$target]:-0} + ERRORS))
+      cpu[$target]+="$CPU_US " sys[$target]+="$SYS_US "
+      errors[$target]=$((${errors[$target]:-0} + ERRORS))
     done
   done
 
   for target in "$@"; do
     rps[$target]=$(median ${rps[$target]}) p50[$target]=$(median ${p50[$target]})
     p99[$target]=$(median ${p99[$target]}) cpu[$target]=$(median ${cpu[$target]})
+    sys[$target]=$(median ${sys[$target]})
   done
   REF_RPS=${rps[$ref]} REF_P99=${p99[$ref]} REF_CPU=${cpu[$ref]}
   for target in "$@"; do
     add_row "$name" "$target" "${rps[$target]}" "${p50[$target]}" "${p99[$target]}" \
-      "${errors[$target]}" "${cpu[$target]}" "$ref"
+      "${errors[$target]}" "${cpu[$target]}" "${sys[$target]}" "$ref"
   done
 }
 
@@ -153,9 +163,9 @@ warm_up() {
 }
 
 print_table() {
-  echo "| case | target | req/s | p50 ms | p99 ms | errors | CPU µs/req |" \
+  echo "| case | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | of it kernel |" \
     "turnout/this req/s | turnout/this p99 | turnout/this CPU |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
 }
 
@@ -200,7 +210,8 @@ main() {
   echo "turnout $rev ($TURNOUT)," \
     "DUR=${DUR}s x ROUNDS=$ROUNDS (medians), $(nproc) cores," \
     "$(date -u '+%Y-%m-%d %H:%M UTC'). Ratios: turnout's figure over this row's" \
-    "(scale: turnout-2w's); CPU µs/req: CPU time of the target's processes per request."
+    "(scale: turnout-2w's); CPU µs/req: CPU time of the target's processes per request," \
+    "of it kernel: the system part of that time."
   print_table | tee "$BENCH_DIR/results.md"
 }
 
