@@ -3,6 +3,8 @@
 
 #include <google/protobuf/struct.pb.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 
 #include "config/proto_json.h"
@@ -239,10 +241,15 @@ AdminResponse AdminApi::rollback(const AdminRequest& request) {
   if (!text) {
     return changeReply(options_.manager->rollback(std::nullopt));
   }
+  // Version ids count up from 1 and are reported as 32-bit numbers, so a longer string of
+  // digits names no version: strtoull would clamp it to its maximum, and the reply would
+  // name a version nobody asked for.
   std::string digits(*text);
   char* end = nullptr;
+  errno = 0;
   unsigned long long version = std::strtoull(digits.c_str(), &end, 10);
-  if (digits.empty() || *end != '\0' || digits[0] == '-') {
+  if (digits.empty() || *end != '\0' || digits[0] < '0' || digits[0] > '9' || errno == ERANGE ||
+      version > UINT32_MAX) {
     return errorReply(400, "version must be a version id, e.g. ?version=3");
   }
   return changeReply(options_.manager->rollback(version));

@@ -35,6 +35,11 @@ class AdminServer::Connection {
   bool accept(uv_stream_t* listener);
   void close();
 
+  // True between requests: nothing read of a next request and no answer still being
+  // written, so closing the connection loses nothing (RFC 9112 9.5).
+  bool idle() const { return !in_request_ && pending_writes_ == 0 && !closing_; }
+  uint64_t lastActive() const { return last_active_; }
+
   Connection* prev = nullptr;
   Connection* next = nullptr;
 
@@ -82,6 +87,9 @@ class AdminServer::Connection {
   size_t head_bytes_ = 0;
   bool in_value_ = false;
   Refusal refusal_ = Refusal::None;
+  bool in_request_ = false;
+  int pending_writes_ = 0;
+  uint64_t last_active_ = 0;  // The server's activity count when this one last did I/O.
   bool closing_ = false;
   int open_handles_ = 2;
 };
@@ -109,6 +117,7 @@ bool AdminServer::Connection::accept(uv_stream_t* listener) {
   }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::onAlloc, &Connection::onRead);
   uv_timer_start(&timer_, &Connection::onIdle, kIdleTimeoutMs, 0);
+  last_active_ = ++server_.activity_count_;
   return true;
 }
 
@@ -154,6 +163,7 @@ void AdminServer::Connection::onRead(uv_stream_t* stream, ssize_t nread, const u
     return;
   }
   uv_timer_start(&self->timer_, &Connection::onIdle, kIdleTimeoutMs, 0);
+  self->last_active_ = ++self->server_.activity_count_;
 
   llhttp_errno_t error = llhttp_execute(&self->parser_, buffer->base, static_cast<size_t>(nread));
   if (error == HPE_OK || self->closing_) {
@@ -197,6 +207,7 @@ int AdminServer::Connection::onMessageBegin(llhttp_t* parser) {
   self->body_.clear();
   self->head_bytes_ = 0;
   self->in_value_ = false;
+  self->in_request_ = true;
   return 0;
 }
 
@@ -248,6 +259,7 @@ int AdminServer::Connection::onMessageComplete(llhttp_t* parser) {
 }
 
 void AdminServer::Connection::answer() {
+  in_request_ = false;
   std::string_view url = url_;
   size_t question = url.find('?');
   AdminRequest request;
@@ -278,6 +290,7 @@ void AdminServer::Connection::refuse(int status, const std::string& reason) {
 void AdminServer::Connection::send(int status, const AdminResponse& response, bool keep_alive) {
   auto* write = new Write;
   write->request.data = this;
+  ++pending_writes_;
   write->close_after = !keep_alive;
   std::string& out = write->data;
   out = "HTTP/1.1 " + std::to_string(status) + " " + adminReason(status) + "\r\n";
@@ -294,6 +307,7 @@ void AdminServer::Connection::send(int status, const AdminResponse& response, bo
   int status_code = uv_write(&write->request, reinterpret_cast<uv_stream_t*>(&tcp_), &buffer, 1,
                              &Connection::onWritten);
   if (status_code != 0) {
+    --pending_writes_;
     delete write;
     close();
   }
@@ -304,6 +318,8 @@ void AdminServer::Connection::onWritten(uv_write_t* request, int status) {
   auto* self = static_cast<Connection*>(request->data);
   bool close_after = write->close_after || status != 0;
   delete write;
+  --self->pending_writes_;
+  self->last_active_ = ++self->server_.activity_count_;
   if (close_after) {
     self->close();
   }
@@ -346,9 +362,24 @@ void AdminServer::onConnection(uv_stream_t* listener, int status) {
   self->connections_ = connection;
   ++self->connection_count_;
   if (connection->accept(listener) && self->connection_count_ > kMaxConnections) {
-    // Accepted only to be closed: leaving it in the backlog would make the client wait.
-    connection->close();
+    self->makeRoomFor(connection);
   }
+}
+
+void AdminServer::makeRoomFor(Connection* newest) {
+  // Idle keep-alive connections must not lock out a health probe or the release tool: the
+  // one idle the longest makes room. Only when every other connection is in the middle of
+  // a request is the newcomer turned away, accepted only to be closed at once, since
+  // leaving it in the backlog would make it wait.
+  Connection* oldest_idle = nullptr;
+  for (Connection* connection = connections_; connection != nullptr;
+       connection = connection->next) {
+    if (connection != newest && connection->idle() &&
+        (oldest_idle == nullptr || connection->lastActive() < oldest_idle->lastActive())) {
+      oldest_idle = connection;
+    }
+  }
+  (oldest_idle != nullptr ? oldest_idle : newest)->close();
 }
 
 void AdminServer::close() {

@@ -40,6 +40,10 @@ class AdminServer {
   static void onConnection(uv_stream_t* server, int status);
   static void onListenerClosed(uv_handle_t* handle);
 
+  // Over the connection limit: closes the connection idle the longest, or `newest` when
+  // every other one is in the middle of a request.
+  void makeRoomFor(Connection* newest);
+
   uv_loop_t* loop_;
   AdminApi& api_;
   uv_tcp_t listener_;
@@ -48,6 +52,9 @@ class AdminServer {
   bool closing_ = false;
   Connection* connections_ = nullptr;  // Intrusive list.
   size_t connection_count_ = 0;
+  // Counts reads and finished writes on any connection: orders connections by recency
+  // where the loop's millisecond clock would give many the same time.
+  uint64_t activity_count_ = 0;
 };
 
 }  // namespace turnout

@@ -2,8 +2,14 @@
 // header, listeners added by a reload, and invalid configs refused by every trigger.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "tests/e2e/control_fixture.h"
@@ -81,6 +87,119 @@ TEST_F(AdminTest, RollbackToAVersionByNumberAndUnknownVersion) {
   EXPECT_EQ(effectiveSplit(parseConfigVersion(admin("GET", "/config").body)), "0/100");
   EXPECT_EQ(admin("POST", "/rollback?version=77").status, 404);
   EXPECT_EQ(admin("POST", "/rollback?version=x").status, 400);
+  // Past 32 bits no version can exist; strtoull would clamp twenty digits to its maximum.
+  HttpResponse huge = admin("POST", "/rollback?version=99999999999999999999");
+  EXPECT_EQ(huge.status, 400);
+  EXPECT_NE(huge.body.find("version must be a version id"), std::string::npos) << huge.body;
+  EXPECT_EQ(admin("POST", "/rollback?version=4294967296").status, 400);
+  EXPECT_EQ(admin("POST", "/rollback?version=+2").status, 400);
+}
+
+// True when the peer has closed `fd` or closes it within `wait`: a read then finds end of
+// file or a reset.
+bool closedByPeer(int fd, Millis wait = Millis(0)) {
+  pollfd readable{fd, POLLIN, 0};
+  if (::poll(&readable, 1, static_cast<int>(wait.count())) <= 0) {
+    return false;
+  }
+  char byte;
+  ssize_t got = ::recv(fd, &byte, 1, MSG_DONTWAIT);
+  return got == 0 || (got < 0 && errno == ECONNRESET);
+}
+
+// Sends GET /healthz on `fd` and reads the answer whole; its status code, or 0.
+int askHealth(int fd) {
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return 0;
+  }
+  std::string answer;
+  char buffer[4096];
+  for (int reads = 0; reads < 100; ++reads) {
+    size_t head_end = answer.find("\r\n\r\n");
+    size_t length_at = answer.find("Content-Length: ");
+    if (head_end != std::string::npos && length_at != std::string::npos &&
+        answer.size() >= head_end + 4 + std::stoul(answer.substr(length_at + 16))) {
+      return std::stoi(answer.substr(9, 3));
+    }
+    ssize_t got = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (got <= 0) {
+      return 0;
+    }
+    answer.append(buffer, static_cast<size_t>(got));
+  }
+  return 0;
+}
+
+TEST_F(AdminTest, IdleKeepAliveConnectionsDoNotLockOutTheHealthProbe) {
+  ASSERT_TRUE(startAll(releaseConfig(100, 0)));
+
+  // 64 clients, the limit, each idle on its keep-alive connection after one answer.
+  std::vector<int> idle;
+  for (int i = 0; i < 64; ++i) {
+    int fd = connectLoopback(admin_port_, Millis(3000));
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+    ASSERT_EQ(askHealth(fd), 200) << "client " << i;
+  }
+
+  // Probes still get their answers, each one (kept open) making another idle client go.
+  // Whoever held connections before the test (the fixture's own admin calls) may go
+  // first, so three probes are sure to close at least one of the 64.
+  std::vector<std::unique_ptr<HttpClient>> probes;
+  for (int probe = 0; probe < 3; ++probe) {
+    probes.push_back(std::make_unique<HttpClient>(admin_port_));
+    EXPECT_EQ(probes.back()->get("/healthz").status, 200) << "probe " << probe;
+    EXPECT_EQ(probes.back()->get("/ready").status, 200) << "probe " << probe;
+  }
+
+  // The ones that went were the ones idle the longest: the first clients, in order.
+  size_t closed = 0;
+  while (closed < idle.size() && closedByPeer(idle[closed])) {
+    ++closed;
+  }
+  EXPECT_GE(closed, 1u);
+  EXPECT_LE(closed, 3u);
+  for (size_t i = closed; i < idle.size(); ++i) {
+    EXPECT_FALSE(closedByPeer(idle[i])) << "client " << i;
+  }
+  EXPECT_EQ(askHealth(idle.back()), 200) << "the newest client keeps its connection";
+  for (int fd : idle) {
+    ::close(fd);
+  }
+}
+
+TEST_F(AdminTest, ConnectionsInTheMiddleOfARequestAreNotClosedForANewcomer) {
+  ASSERT_TRUE(startAll(releaseConfig(100, 0)));
+
+  // 64 connections, each with half a request head sent.
+  std::vector<int> busy;
+  for (int i = 0; i < 64; ++i) {
+    int fd = connectLoopback(admin_port_, Millis(3000));
+    ASSERT_GE(fd, 0);
+    busy.push_back(fd);
+    ASSERT_EQ(::send(fd, "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL), 23);
+  }
+  // A connection whose bytes the proxy has not read yet looks idle, so the proxy gets time
+  // to read every half head before the newcomer arrives.
+  std::this_thread::sleep_for(Millis(300));
+  int newcomer = connectLoopback(admin_port_, Millis(3000));
+  ASSERT_GE(newcomer, 0);
+  EXPECT_TRUE(closedByPeer(newcomer, Millis(3000))) << "the 65th connection should be turned away";
+
+  // Every half-sent request can still finish and is answered.
+  for (int fd : busy) {
+    ASSERT_EQ(::send(fd, "Host: a\r\n\r\n", 11, MSG_NOSIGNAL), 11);
+    char answer[64] = {};
+    ssize_t got = ::recv(fd, answer, sizeof(answer) - 1, 0);
+    EXPECT_GT(got, 12);
+    EXPECT_EQ(std::string(answer, 12), "HTTP/1.1 200");
+  }
+  ::close(newcomer);
+  for (int fd : busy) {
+    ::close(fd);
+  }
 }
 
 TEST_F(AdminTest, VersionHeaderNamesTheVersionThatServed) {
