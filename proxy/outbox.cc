@@ -16,6 +16,17 @@ struct WriteRequest {
   char bytes[1];
 };
 
+// Calls `take(data, length)` for what is left of each part once the first `skip` bytes of
+// all the parts together are gone (those the kernel already took).
+template <typename Take>
+void forEachUnwritten(std::initializer_list<std::string_view> parts, size_t skip, Take take) {
+  for (std::string_view part : parts) {
+    size_t taken = std::min(skip, part.size());
+    skip -= taken;
+    take(part.data() + taken, part.size() - taken);
+  }
+}
+
 }  // namespace
 
 void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
@@ -50,11 +61,8 @@ void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts)
   // What the kernel did not take is copied once, into a queued write. Should that fail,
   // the bytes wait in the buffer and the next flush() meets the error.
   if (queue(parts, skip) < 0) {
-    for (std::string_view part : parts) {
-      size_t taken = std::min(skip, part.size());
-      skip -= taken;
-      buffer_.append(part.data() + taken, part.size() - taken);
-    }
+    forEachUnwritten(parts, skip,
+                     [this](const char* data, size_t length) { buffer_.append(data, length); });
   }
 }
 
@@ -93,12 +101,10 @@ int Outbox::queue(std::initializer_list<std::string_view> parts, size_t skip) {
   }
   request->owner = owner_;
   char* at = request->bytes;
-  for (std::string_view part : parts) {
-    size_t taken = std::min(skip, part.size());
-    skip -= taken;
-    std::memcpy(at, part.data() + taken, part.size() - taken);
-    at += part.size() - taken;
-  }
+  forEachUnwritten(parts, skip, [&at](const char* data, size_t length) {
+    std::memcpy(at, data, length);
+    at += length;
+  });
 
   uv_buf_t queued = uv_buf_init(request->bytes, static_cast<unsigned>(rest));
   int status = uv_write(&request->request, stream_, &queued, 1, &Outbox::onWrite);
