@@ -189,12 +189,14 @@ main() {
   TARGET_PIDS[haproxy]=$LAST_PID
   start_turnout 1 "$BENCH_DIR/turnout.yaml" turnout "$PORT_TURNOUT"
   TARGET_PIDS[turnout]=$LAST_PID TARGET_PIDS[turnout-1w]=$LAST_PID
+  local warm_ports=("$PORT_BLUE" "$PORT_NGINX" "$PORT_HAPROXY" "$PORT_TURNOUT"
+    "$PORT_NGINX_HDR20" "$PORT_HAPROXY_HDR20" "$PORT_TURNOUT_HDR20")
   if [[ " $CASES " == *" scale "* ]]; then
     start_turnout 2 "$BENCH_DIR/turnout2.yaml" turnout2 "$PORT_TURNOUT2"
     TARGET_PIDS[turnout-2w]=$LAST_PID
+    warm_ports+=("$PORT_TURNOUT2")
   fi
-  warm_up "$PORT_BLUE" "$PORT_NGINX" "$PORT_HAPROXY" "$PORT_TURNOUT" \
-    "$PORT_NGINX_HDR20" "$PORT_HAPROXY_HDR20" "$PORT_TURNOUT_HDR20"
+  warm_up "${warm_ports[@]}"
 
   local name
   for name in $CASES; do
