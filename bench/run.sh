@@ -95,9 +95,16 @@ measure() {
   RPS=${RPS:-0}
 }
 
-# The median of the numbers given as arguments.
+# The median of the numbers given as arguments; for an even count, the mean of the two
+# middle ones (taking the lower one would report the best p99 and the worst req/s), with
+# as many decimals as the figures have.
 median() {
-  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+    if (NR % 2) { print v[(NR + 1) / 2]; exit }
+    low = v[NR / 2]
+    decimals = index(low, ".") ? length(low) - index(low, ".") : 0
+    printf "%." decimals "f\n", (low + v[NR / 2 + 1]) / 2
+  }'
 }
 
 ROWS=()
