@@ -138,8 +138,16 @@ run_case() {
     rm -f "$BENCH_DIR/wrk-$name-$target.txt"
   done
 
+  # Each round starts one target further along the list, so that a drift of the machine
+  # during a case (another job starting, the CPU warming) does not always land on the same
+  # target.
+  local targets=("$@") order i
   for round in $(seq 1 "$ROUNDS"); do
-    for target in "$@"; do
+    order=()
+    for i in "${!targets[@]}"; do
+      order+=("${targets[(i + round - 1) % ${#targets[@]}]}")
+    done
+    for target in "${order[@]}"; do
       echo "bench: $name -> $target (${CASE_CONNS} connections, ${DUR}s, round $round)" >&2
       measure "$target"
       rps[$target]+="$RPS " p50[$target]+="$P50 " p99[$target]+="$P99 "

@@ -19,11 +19,11 @@ struct WriteRequest {
 // Calls `take(data, length)` for what is left of each part once the first `skip` bytes of
 // all the parts together are gone (those the kernel already took).
 template <typename Take>
-void forEachUnwritten(std::initializer_list<std::string_view> parts, size_t skip, Take take) {
-  for (std::string_view part : parts) {
-    size_t taken = std::min(skip, part.size());
+void forEachUnwritten(const std::string_view* parts, size_t count, size_t skip, Take take) {
+  for (size_t i = 0; i < count; ++i) {
+    size_t taken = std::min(skip, parts[i].size());
     skip -= taken;
-    take(part.data() + taken, part.size() - taken);
+    take(parts[i].data() + taken, parts[i].size() - taken);
   }
 }
 
@@ -32,38 +32,59 @@ void forEachUnwritten(std::initializer_list<std::string_view> parts, size_t skip
 void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
   // Below this a copy costs less than the extra system call.
   constexpr size_t kWriteThroughBytes = 4096;
+  constexpr size_t kMostParts = 4;
 
   size_t total = 0;
   for (std::string_view part : parts) {
     total += part.size();
   }
-  bool direct = total >= kWriteThroughBytes && buffer_.empty() && queuedBytes() == 0 &&
-                parts.size() <= 4;
-  if (!direct) {
+  if (total < kWriteThroughBytes || queuedBytes() != 0 || parts.size() > kMostParts) {
     for (std::string_view part : parts) {
       buffer_.append(part.data(), part.size());
     }
     return;
   }
 
-  uv_buf_t buffers[4];
-  unsigned count = 0;
-  for (std::string_view part : parts) {
-    buffers[count++] =
-        uv_buf_init(const_cast<char*>(part.data()), static_cast<unsigned>(part.size()));
+  // Bytes already waiting in the buffer (a response head, typically, with the first body
+  // piece read in the same event) go out first, in the same write, so the body piece is
+  // not copied behind them.
+  std::string_view all[kMostParts + 1];
+  size_t count = 0;
+  if (!buffer_.empty()) {
+    all[count++] = buffer_;
+    total += buffer_.size();
   }
-  int written = uv_try_write(stream_, buffers, count);
+  for (std::string_view part : parts) {
+    all[count++] = part;
+  }
+  writeThrough(all, count, total);
+}
+
+void Outbox::writeThrough(const std::string_view* parts, size_t count, size_t total) {
+  uv_buf_t buffers[kMostWriteParts];
+  for (size_t i = 0; i < count; ++i) {
+    buffers[i] =
+        uv_buf_init(const_cast<char*>(parts[i].data()), static_cast<unsigned>(parts[i].size()));
+  }
+  int written = uv_try_write(stream_, buffers, static_cast<unsigned>(count));
   size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
   if (skip == total) {
+    buffer_.clear();
     return;
   }
 
   // What the kernel did not take is copied once, into a queued write. Should that fail,
-  // the bytes wait in the buffer and the next flush() meets the error.
-  if (queue(parts, skip) < 0) {
-    forEachUnwritten(parts, skip,
-                     [this](const char* data, size_t length) { buffer_.append(data, length); });
+  // the bytes wait in the buffer and the next flush() meets the error. The buffer may be
+  // the first part, so its unwritten rest is gathered into a new string first.
+  if (queue(parts, count, skip) < 0) {
+    std::string rest;
+    rest.reserve(total - skip);
+    forEachUnwritten(parts, count, skip,
+                     [&rest](const char* data, size_t length) { rest.append(data, length); });
+    buffer_.swap(rest);
+    return;
   }
+  buffer_.clear();
 }
 
 int Outbox::flush() {
@@ -83,15 +104,16 @@ int Outbox::flush() {
     offset = written > 0 ? static_cast<size_t>(written) : 0;
   }
 
-  int status = offset < buffer_.size() ? queue({buffer_}, offset) : 0;
+  std::string_view whole = buffer_;
+  int status = offset < buffer_.size() ? queue(&whole, 1, offset) : 0;
   buffer_.clear();
   return status;
 }
 
-int Outbox::queue(std::initializer_list<std::string_view> parts, size_t skip) {
+int Outbox::queue(const std::string_view* parts, size_t count, size_t skip) {
   size_t rest = 0;
-  for (std::string_view part : parts) {
-    rest += part.size();
+  for (size_t i = 0; i < count; ++i) {
+    rest += parts[i].size();
   }
   rest -= skip;
 
@@ -101,7 +123,7 @@ int Outbox::queue(std::initializer_list<std::string_view> parts, size_t skip) {
   }
   request->owner = owner_;
   char* at = request->bytes;
-  forEachUnwritten(parts, skip, [&at](const char* data, size_t length) {
+  forEachUnwritten(parts, count, skip, [&at](const char* data, size_t length) {
     std::memcpy(at, data, length);
     at += length;
   });

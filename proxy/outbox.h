@@ -37,9 +37,10 @@ class Outbox {
   void append(std::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
 
   // Appends the parts in order, writing them to the socket straight from the caller's
-  // memory when nothing waits before them: a body read is then copied only if the kernel
-  // does not take all of it. Small parts are simply appended. A write error is not
-  // reported here; the next flush() meets it.
+  // memory, behind whatever the buffer holds, when libuv has nothing queued: a body read is
+  // then copied only if the kernel does not take all of it. Small parts (under 4 KiB in
+  // all) are simply appended. At most 4 parts. A write error is not reported here; the
+  // next flush() meets it.
   void appendWritingThrough(std::initializer_list<std::string_view> parts);
 
   // The buffer itself, for serializers that write into a std::string.
@@ -61,8 +62,14 @@ class Outbox {
  private:
   static void onWrite(uv_write_t* request, int status);
 
+  static constexpr size_t kMostWriteParts = 5;  // The buffer and 4 parts.
+
+  // One writev of the parts (`total` bytes, at most kMostWriteParts, the first of which may
+  // be the buffer itself); what the kernel does not take is queued. Empties the buffer.
+  void writeThrough(const std::string_view* parts, size_t count, size_t total);
+
   // Copies the parts, less their first `skip` bytes, into one heap write and queues it.
-  int queue(std::initializer_list<std::string_view> parts, size_t skip);
+  int queue(const std::string_view* parts, size_t count, size_t skip);
 
   uv_stream_t* stream_;
   OutboxOwner* owner_;
