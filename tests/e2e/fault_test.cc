@@ -327,6 +327,42 @@ TEST_F(KillTest, BackendKilledMidResponseCutsOnlyItsOwnClient) {
   EXPECT_TRUE(env_.proxy(0).running());
 }
 
+// docs/config.md: a route's timeout is the time allowed without progress, "any gap in the
+// upload". An upload of 1 MiB that arrives in 64 KiB pieces every 100 ms never pauses for
+// long, yet lasts three times the faulty route's 0.5 s. Disabled: it shows a bug not fixed
+// yet (pieces of 4 KiB or more are written straight through and do not count as progress,
+// so the request gets a 504 at 0.5 s); --gtest_also_run_disabled_tests runs it.
+TEST_F(FaultTest, DISABLED_SteadyUploadOutlastingTheTimeoutIsServed) {
+  RawBackend faulty;
+  ASSERT_NE(faulty.port(), 0);
+  uint16_t port = start(faulty.port(), 1);
+  ASSERT_NE(port, 0);
+
+  constexpr size_t kPiece = 64 * 1024;
+  constexpr int kPieces = 16;
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /faulty/upload HTTP/1.1\r\nHost: x\r\ncontent-length: " +
+                     std::to_string(kPiece * kPieces) + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+
+  // A refused send means the proxy has already answered and closed: stop sending.
+  std::string piece(kPiece, 'u');
+  for (int i = 0; i < kPieces; ++i) {
+    if (::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kPiece)) {
+      break;
+    }
+    std::this_thread::sleep_for(Millis(100));
+  }
+
+  RawReply reply;
+  readSome(fd, &reply, std::string(kDefaultRawAnswer).size(), Millis(3000));
+  ::close(fd);
+  EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 200 ", 0), 0u) << reply.bytes.substr(0, 200);
+  EXPECT_EQ(faulty.requests(), 1);
+}
+
 TEST_F(FaultTest, TenThousandFailedConnectsLeaveFdsAndMemoryAlone) {
   // Nothing listens on the faulty address: every connect is refused at once.
   uint16_t port = start(freePort(), 1);
