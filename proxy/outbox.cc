@@ -29,7 +29,7 @@ void forEachUnwritten(const std::string_view* parts, size_t count, size_t skip, 
 
 }  // namespace
 
-void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
+bool Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
   // Below this a copy costs less than the extra system call.
   constexpr size_t kWriteThroughBytes = 4096;
   constexpr size_t kMostParts = 4;
@@ -42,7 +42,7 @@ void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts)
     for (std::string_view part : parts) {
       buffer_.append(part.data(), part.size());
     }
-    return;
+    return false;
   }
 
   // Bytes already waiting in the buffer (a response head, typically, with the first body
@@ -50,7 +50,8 @@ void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts)
   // not copied behind them.
   std::string_view all[kMostParts + 1];
   size_t count = 0;
-  if (!buffer_.empty()) {
+  bool buffered = !buffer_.empty();
+  if (buffered) {
     all[count++] = buffer_;
     total += buffer_.size();
   }
@@ -58,6 +59,7 @@ void Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts)
     all[count++] = part;
   }
   writeThrough(all, count, total);
+  return buffered;
 }
 
 void Outbox::writeThrough(const std::string_view* parts, size_t count, size_t total) {

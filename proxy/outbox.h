@@ -39,9 +39,10 @@ class Outbox {
   // Appends the parts in order, writing them to the socket straight from the caller's
   // memory, behind whatever the buffer holds, when libuv has nothing queued: a body read is
   // then copied only if the kernel does not take all of it. Small parts (under 4 KiB in
-  // all) are simply appended. At most 4 parts. A write error is not reported here; the
-  // next flush() meets it.
-  void appendWritingThrough(std::initializer_list<std::string_view> parts);
+  // all) are simply appended. At most 4 parts. True when the buffer's earlier bytes went
+  // to the socket with them, so that nothing appended before can be taken back any more. A
+  // write error is not reported here; the next flush() meets it.
+  bool appendWritingThrough(std::initializer_list<std::string_view> parts);
 
   // The buffer itself, for serializers that write into a std::string.
   std::string* buffer() { return &buffer_; }

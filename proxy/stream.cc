@@ -63,14 +63,14 @@ std::string_view chunkHeader(size_t length, std::array<char, 20>* space) {
 }
 
 // Appends one body piece to `out`, framed as a chunk when `chunked`, writing it straight
-// through when nothing waits before it.
-void appendBody(std::string_view bytes, bool chunked, Outbox* out) {
+// through when nothing is queued before it. True when bytes buffered before it went to the
+// socket with it (Outbox::appendWritingThrough).
+bool appendBody(std::string_view bytes, bool chunked, Outbox* out) {
   if (!chunked) {
-    out->appendWritingThrough({bytes});
-    return;
+    return out->appendWritingThrough({bytes});
   }
   std::array<char, 20> space;
-  out->appendWritingThrough({chunkHeader(bytes.size(), &space), bytes, "\r\n"});
+  return out->appendWritingThrough({chunkHeader(bytes.size(), &space), bytes, "\r\n"});
 }
 
 }  // namespace
@@ -519,7 +519,11 @@ void Stream::onUpstreamTunnelOpen(UpstreamConnection* connection, std::string_vi
 void Stream::onUpstreamBody(std::string_view bytes) {
   bytes_out_ += bytes.size();
   mirror_tap_.onPrimaryBody(bytes);
-  appendBody(bytes, response_framing_ == ResponseFraming::Chunked, &connection_.outbox());
+  // A piece of 4 KiB or more takes an unflushed head with it to the socket at once, which
+  // saves copying the piece; the head can then no longer be taken back (onUpstreamFailure).
+  if (appendBody(bytes, response_framing_ == ResponseFraming::Chunked, &connection_.outbox())) {
+    unflushed_head_at_ = kNothingUnflushed;
+  }
 }
 
 void Stream::afterUpstreamRead() {
@@ -625,8 +629,10 @@ void Stream::onUpstreamFailure(UpstreamFailure failure, bool response_seen) {
 
   pool_->record(endpoint_, ExchangeOutcome::GatewayFailure, upstream_end_ms_);
 
-  // A head that failed in the same read as its body never left the outbox: take it back,
-  // and the client gets a clean 502 instead of a cut connection.
+  // A head that failed in the same read as its body, and never left the outbox, is taken
+  // back: the client gets a clean 502 instead of a cut connection. A body piece of 4 KiB
+  // or more takes the head with it to the socket at once (onUpstreamBody), and from then
+  // on only cutting the connection is left.
   if (response_started_ && unflushed_head_at_ != kNothingUnflushed) {
     connection_.outbox().buffer()->resize(unflushed_head_at_);
     unflushed_head_at_ = kNothingUnflushed;

@@ -130,7 +130,9 @@ void UpstreamConnection::startRequest(bool head_request, uint64_t response_timeo
 
 void UpstreamConnection::flush() {
   // Request bytes going out are progress: an upload is timed by its gaps, not its length.
-  if (!outbox_.empty() && !headers_done_ && !request_complete_) {
+  // A flush follows every piece of the request body read from the client, including pieces
+  // that already went straight to the socket and left the outbox empty.
+  if (!headers_done_ && !request_complete_) {
     armProgressTimer();
   }
   int status = outbox_.flush();
@@ -148,6 +150,10 @@ void UpstreamConnection::onWriteDone(int status) {
   if (status < 0) {
     fail(UpstreamFailure::Reset);
     return;
+  }
+  // The endpoint reading what was queued for it is progress too, while the client waits.
+  if (!headers_done_ && !request_complete_) {
+    armProgressTimer();
   }
   if (outbox_.queuedBytes() < kLowWatermarkBytes) {
     client_->onUpstreamDrained();
