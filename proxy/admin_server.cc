@@ -162,10 +162,16 @@ void AdminServer::Connection::onRead(uv_stream_t* stream, ssize_t nread, const u
     self->close();
     return;
   }
-  uv_timer_start(&self->timer_, &Connection::onIdle, kIdleTimeoutMs, 0);
   self->last_active_ = ++self->server_.activity_count_;
 
+  // Between requests the timer is an idle timeout, restarted by every read. Once a request
+  // has begun it is a deadline for the whole request instead, so that a client trickling
+  // a byte a minute cannot hold one of the few connections for ever.
+  bool was_in_request = self->in_request_;
   llhttp_errno_t error = llhttp_execute(&self->parser_, buffer->base, static_cast<size_t>(nread));
+  if (!(was_in_request && self->in_request_) && !self->closing_) {
+    uv_timer_start(&self->timer_, &Connection::onIdle, kIdleTimeoutMs, 0);
+  }
   if (error == HPE_OK || self->closing_) {
     return;
   }
