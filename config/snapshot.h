@@ -154,6 +154,34 @@ struct MirrorPolicyDef {
   uint32_t stats_slot = 0;
 };
 
+// What the route match can tell about a route before reading its matchers, worked out once
+// by planRouteMatch() (config/route_plan.h). The defaults promise nothing: a route built
+// without a plan is tested in full and gets the same answer, only more slowly.
+struct RouteMatchPlan {
+  // How much of the path test can be skipped: Any for prefix "" (every path), OriginForm
+  // for prefix "/" (every path that starts with '/', which excludes "*" of OPTIONS *).
+  enum class Path { Test, OriginForm, Any };
+
+  Path path = Path::Test;
+  bool any_method = false;  // The route has no method list.
+
+  // headerNameBit() of every header the route cannot match without: the name of each
+  // header matcher that is not inverted, and "cookie" when a cookie matcher is not. A
+  // request whose header index lacks one of these bits fails the route unread.
+  uint64_t required_header_bits = 0;
+
+  // A query parameter matcher that is not inverted needs a query.
+  bool needs_query = false;
+
+  // For a regex path: every path the regex can match lies in [path_min, path_max], compared
+  // byte by byte (RE2::PossibleMatchRange), so a path outside is refused without running
+  // the regex. An empty path_max bounds nothing above; path_bounded is false when RE2 gave
+  // no range at all.
+  bool path_bounded = false;
+  std::string path_min;
+  std::string path_max;
+};
+
 struct RouteDef {
   std::string name;
 
@@ -163,6 +191,7 @@ struct RouteDef {
   std::vector<KeyValueMatch> cookies;
   std::vector<KeyValueMatch> query_parameters;
   std::vector<std::string> methods;  // Empty: any method.
+  RouteMatchPlan plan;
 
   // Action. A single-cluster route has one share owning every bucket.
   std::vector<ClusterShare> shares;

@@ -130,6 +130,14 @@ inline uint32_t headerNameHash(std::string_view name) {
   return static_cast<uint32_t>(((state ^ length) * 0xbf58476d1ce4e5b9) >> 32) | 1;
 }
 
+// One bit of 64 for a header name's hash: a request's header index ORs the bits of its
+// lines' names, a route the bits of the headers it needs (RouteMatchPlan). A bit missing
+// from the request proves that no line has the name; a bit present proves nothing, since
+// many names share a bit. Bit 0 of the hash is always set, so bits 1 to 6 are used.
+inline uint64_t headerNameBit(uint32_t name_hash) {
+  return uint64_t{1} << ((name_hash >> 1) & 63);
+}
+
 // equalsIgnoreCase() of filters/text.h, eight bytes at a time.
 inline bool equalsIgnoreCaseByWords(std::string_view a, std::string_view b) {
   using namespace word_detail;

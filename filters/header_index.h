@@ -64,6 +64,11 @@ class HeaderIndex {
   // The lines named `lower_name` (lower case); `name_hash` is headerNameHash(lower_name).
   HeaderLines find(std::string_view lower_name, uint32_t name_hash) const;
 
+  // headerNameBit() of every line's name ORed together (config/word_compare.h), or every
+  // bit when some lines are not indexed: a bit that is clear proves that no line has a
+  // name with that bit, which lets the route match skip a route needing such a header.
+  uint64_t nameBits() const { return name_bits_; }
+
  private:
   friend class HeaderLines;
 
@@ -80,6 +85,7 @@ class HeaderIndex {
   size_t firstLine(std::string_view lower_name, uint32_t name_hash) const;
 
   const std::vector<HeaderView>* headers_;
+  uint64_t name_bits_ = 0;
   uint8_t chain_start_[kChains];          // 1 + the first line of each chain; 0: empty chain.
   uint8_t next_in_chain_[kIndexedLines];  // 1 + the next line of the same chain; 0: last.
   uint32_t hashes_[kIndexedLines];        // headerNameHash() of each indexed line's name.

@@ -1,0 +1,18 @@
+// Works out, once per route, what the route match can decide without reading the route's
+// matchers (RouteMatchPlan in config/snapshot.h).
+#pragma once
+
+#include "config/snapshot.h"
+
+namespace turnout {
+
+// The length of the bounds asked of RE2::PossibleMatchRange: long enough to tell apart the
+// paths of different regex routes, short enough to keep the compare cheap.
+constexpr int kPathRangeBytes = 16;
+
+// Sets route->plan from the route's matchers: the path and method shortcuts, the header
+// bits and query the route needs, and the bounds of a regex path. Call it again after
+// changing a matcher. Header matcher names may be in any case. Any thread.
+void planRouteMatch(RouteDef* route);
+
+}  // namespace turnout
