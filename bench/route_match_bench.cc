@@ -61,6 +61,7 @@ RouteTable makeTable(int count, bool find_runs) {
   if (find_runs) {
     virtual_host.exact_header_runs = findExactHeaderRuns(virtual_host.routes);
   }
+  assignHeaderSlots(&virtual_host);
   RouteTable table;
   table.virtual_hosts.push_back(std::move(virtual_host));
   return table;

@@ -2,6 +2,7 @@
 #include "config/route_plan.h"
 
 #include <string>
+#include <vector>
 
 #include "config/word_compare.h"
 
@@ -65,6 +66,18 @@ void boundRegexPath(const PathMatch& path, RouteMatchPlan* plan) {
   }
 }
 
+// The index of `name` in `names` (compared case-insensitively), appended when missing.
+size_t nameIndex(std::vector<const std::string*>* names, const std::string& name) {
+  size_t index = 0;
+  while (index < names->size() && !equalsIgnoreCaseByWords(*(*names)[index], name)) {
+    ++index;
+  }
+  if (index == names->size()) {
+    names->push_back(&name);
+  }
+  return index;
+}
+
 }  // namespace
 
 void planRouteMatch(RouteDef* route) {
@@ -74,6 +87,36 @@ void planRouteMatch(RouteDef* route) {
   plan.required_header_bits = requiredHeaderBits(*route);
   plan.needs_query = needsQuery(*route);
   boundRegexPath(route->path, &plan);
+}
+
+void assignHeaderSlots(VirtualHostDef* virtual_host) {
+  // Count the matchers per distinct name, in order of first use.
+  std::vector<const std::string*> names;
+  std::vector<size_t> uses;
+  for (RouteDef& route : virtual_host->routes) {
+    for (KeyValueMatch& matcher : route.headers) {
+      matcher.slot = 0;
+      const size_t name = nameIndex(&names, matcher.name);
+      if (name == uses.size()) {
+        uses.push_back(0);
+      }
+      ++uses[name];
+    }
+  }
+
+  // A slot pays for its filling only when a second matcher reads it.
+  std::vector<uint8_t> slot_of_name(names.size(), 0);
+  uint8_t next_slot = 1;
+  for (size_t name = 0; name < names.size() && next_slot <= kHeaderSlots; ++name) {
+    if (uses[name] >= 2) {
+      slot_of_name[name] = next_slot++;
+    }
+  }
+  for (RouteDef& route : virtual_host->routes) {
+    for (KeyValueMatch& matcher : route.headers) {
+      matcher.slot = slot_of_name[nameIndex(&names, matcher.name)];
+    }
+  }
 }
 
 }  // namespace turnout

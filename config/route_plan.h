@@ -15,4 +15,10 @@ constexpr int kPathRangeBytes = 16;
 // changing a matcher. Header matcher names may be in any case. Any thread.
 void planRouteMatch(RouteDef* route);
 
+// Gives the header matchers of `virtual_host`'s routes their slots (KeyValueMatch::slot):
+// one per distinct name (compared case-insensitively) that two or more matchers test, in
+// order of first use, up to kHeaderSlots; the matchers of other names get none. Any
+// thread.
+void assignHeaderSlots(VirtualHostDef* virtual_host);
+
 }  // namespace turnout

@@ -61,7 +61,16 @@ struct KeyValueMatch {
   // headerNameHash(name) for a header matcher, set by the snapshot compiler; 0 until then,
   // and the filters then hash the name on each use.
   uint32_t name_hash = 0;
+
+  // For a header matcher: 1 + the slot of its name in the virtual host (assignHeaderSlots()
+  // in config/route_plan.h), where the route match keeps what it read of that header for
+  // the other routes of the request; 0: no slot, the lines are looked up on every use.
+  uint8_t slot = 0;
 };
+
+// Distinct header names per virtual host that get a slot; the names past these are looked
+// up on every use.
+constexpr size_t kHeaderSlots = 16;
 
 struct PathMatch {
   // Connect matches CONNECT requests only, and the other kinds never do.

@@ -291,6 +291,7 @@ RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
       compiled.routes.push_back(compileRoute(route, clusters, listener_upgrades));
     }
     compiled.exact_header_runs = findExactHeaderRuns(compiled.routes);
+    assignHeaderSlots(&compiled);
     table.virtual_hosts.push_back(std::move(compiled));
   }
 

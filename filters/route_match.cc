@@ -149,21 +149,28 @@ inline bool planRefuses(const RouteMatchPlan& plan, const RequestFacts& facts) {
          (plan.needs_query && !facts.has_query);
 }
 
-// A regex path with bounds refuses a path outside them without running the regex.
-bool pathPassesPlan(const PathMatch& match, const RouteMatchPlan& plan, std::string_view path) {
-  switch (plan.path) {
-    case RouteMatchPlan::Path::Any:
-      return true;
-    case RouteMatchPlan::Path::OriginForm:
-      return !path.empty() && path.front() == '/';
-    case RouteMatchPlan::Path::Test:
-      break;
-  }
+// The path test proper. A regex path with bounds refuses a path outside them without
+// running the regex.
+bool pathMatchesBounded(const PathMatch& match, const RouteMatchPlan& plan,
+                        std::string_view path) {
   if (plan.path_bounded &&
       (path < plan.path_min || (!plan.path_max.empty() && path > plan.path_max))) {
     return false;
   }
   return pathMatches(match, path);
+}
+
+inline bool pathPassesPlan(const PathMatch& match, const RouteMatchPlan& plan,
+                           const RequestFacts& facts, std::string_view path) {
+  switch (plan.path) {
+    case RouteMatchPlan::Path::Any:
+      return true;
+    case RouteMatchPlan::Path::OriginForm:
+      return facts.origin_form;
+    case RouteMatchPlan::Path::Test:
+      break;
+  }
+  return pathMatchesBounded(match, plan, path);
 }
 
 // The method and path tests, the cheapest: most routes are told apart by them. A CONNECT
@@ -179,7 +186,7 @@ inline bool methodAndPathMatch(const RouteDef& route, const RequestView& request
   if (!plan.any_method && !methodMatches(route.methods, request.method)) {
     return false;
   }
-  return pathPassesPlan(route.path, plan, request.path);
+  return pathPassesPlan(route.path, plan, facts, request.path);
 }
 
 // False when no Cookie line holds the bytes of `name`: a cookie of that name can only be in
@@ -229,17 +236,89 @@ bool queryParameterMatchesRequest(const KeyValueMatch& matcher, std::string_view
   return true;
 }
 
+// What one matchRoute() call read of a header name, kept for every route of the virtual
+// host that tests the same name (KeyValueMatch::slot). Most headers a route tests are
+// absent, or one line holding one value; for those, a route's matcher is answered from
+// here without a lookup.
+struct HeaderSlot {
+  enum class Shape : uint8_t { Absent, OneValue, Other };
+
+  std::string_view value() const { return std::string_view(value_data, value_size); }
+
+  // Left unset until the slot is filled, which is why the value is not a string_view (its
+  // constructor would set it): setting sixteen slots per request would cost more than most
+  // requests save.
+  Shape shape;
+  const char* value_data;  // The only line's value, for OneValue.
+  size_t value_size;
+};
+
+// The slots of one matchRoute() call, each filled on first use. Lives on the stack.
+class HeaderSlots {
+ public:
+  // The slot of `matcher`'s header (matcher.slot must be nonzero), read on first use.
+  const HeaderSlot& slotOf(const KeyValueMatch& matcher, const RequestView& request) {
+    const unsigned slot = matcher.slot - 1u;
+    if ((filled_ & (1u << slot)) == 0) {
+      fill(matcher, request, &slots_[slot]);
+      filled_ |= 1u << slot;
+    }
+    return slots_[slot];
+  }
+
+ private:
+  static_assert(kHeaderSlots <= 32, "filled_ has a bit per slot");
+
+  // One line without a comma is one value (RFC 9110 5.3); anything else is left to the
+  // full matcher.
+  static void fill(const KeyValueMatch& matcher, const RequestView& request, HeaderSlot* slot) {
+    HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
+    std::string_view first;
+    std::string_view second;
+    if (!lines.next(&first)) {
+      slot->shape = HeaderSlot::Shape::Absent;
+    } else if (lines.next(&second) || containsByte(first, ',')) {
+      slot->shape = HeaderSlot::Shape::Other;
+    } else {
+      slot->shape = HeaderSlot::Shape::OneValue;
+      slot->value_data = first.data();
+      slot->value_size = first.size();
+    }
+  }
+
+  uint32_t filled_ = 0;
+  HeaderSlot slots_[kHeaderSlots];
+};
+
+// One header matcher's answer, invert applied: from its slot when the header is absent or
+// has one value, else from every line and list element.
+inline bool headerMatcherSucceeds(const KeyValueMatch& matcher, const RequestView& request,
+                                  HeaderSlots* slots) {
+  if (matcher.slot != 0 && slots != nullptr) {
+    const HeaderSlot& slot = slots->slotOf(matcher, request);
+    switch (slot.shape) {
+      case HeaderSlot::Shape::Absent:
+        return matcher.invert;
+      case HeaderSlot::Shape::OneValue:
+        return (!matcher.has_value_match || matcher.value.matches(slot.value())) != matcher.invert;
+      case HeaderSlot::Shape::Other:
+        break;
+    }
+  }
+  HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
+  return anyHeaderLineMatches(matcher, lines) != matcher.invert;
+}
+
 // routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
-// request, a call per route is a noticeable part of the cost.
+// request, a call per route is a noticeable part of the cost. `slots` may be null.
 inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request,
-                               const RequestFacts& facts) {
+                               const RequestFacts& facts, HeaderSlots* slots) {
   if (planRefuses(route.plan, facts) || !methodAndPathMatch(route, request, facts)) {
     return false;
   }
 
   for (const KeyValueMatch& matcher : route.headers) {
-    HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
-    if (anyHeaderLineMatches(matcher, lines) == matcher.invert) {
+    if (!headerMatcherSucceeds(matcher, request, slots)) {
       return false;
     }
   }
@@ -323,6 +402,7 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
   // Route by route, in order, except that a run of routes told apart by one header's
   // value is searched by that value and then skipped as a whole.
   const RequestFacts facts(request);
+  HeaderSlots slots;
   const std::vector<RouteDef>& routes = virtual_host->routes;
   auto run = virtual_host->exact_header_runs.begin();
   const auto last_run = virtual_host->exact_header_runs.end();
@@ -337,7 +417,7 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
       ++run;
       continue;
     }
-    if (allMatchersSucceed(routes[next], request, facts)) {
+    if (allMatchersSucceed(routes[next], request, facts, &slots)) {
       return &routes[next];
     }
     ++next;
@@ -346,7 +426,7 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
 }
 
 bool routeMatches(const RouteDef& route, const RequestView& request) {
-  return allMatchersSucceed(route, request, RequestFacts(request));
+  return allMatchersSucceed(route, request, RequestFacts(request), nullptr);
 }
 
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers) {
