@@ -270,8 +270,8 @@ class HeaderSlots {
   static_assert(kHeaderSlots <= 32, "filled_ has a bit per slot");
 
   // One line without a comma is one value (RFC 9110 5.3); anything else is left to the
-  // full matcher.
-  static void fill(const KeyValueMatch& matcher, const RequestView& request, HeaderSlot* slot) {
+  // full matcher. Out of line: it runs once per slot, the test above once per matcher.
+  [[gnu::noinline]] static void fill(const KeyValueMatch& matcher, const RequestView& request, HeaderSlot* slot) {
     HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
     std::string_view first;
     std::string_view second;
@@ -311,7 +311,7 @@ inline bool headerMatcherSucceeds(const KeyValueMatch& matcher, const RequestVie
 
 // routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
 // request, a call per route is a noticeable part of the cost. `slots` may be null.
-inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request,
+[[gnu::always_inline]] inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request,
                                const RequestFacts& facts, HeaderSlots* slots) {
   if (planRefuses(route.plan, facts) || !methodAndPathMatch(route, request, facts)) {
     return false;
