@@ -49,21 +49,23 @@ bool needsQuery(const RouteDef& route) {
   return false;
 }
 
-// RE2 bounds the strings that match a regex from its start; a full match is one of them.
-void boundRegexPath(const PathMatch& path, RouteMatchPlan* plan) {
-  plan->path_bounded = false;
-  plan->path_min.clear();
-  plan->path_max.clear();
+// RE2 bounds the strings that match a regex from its start, as a full match does: every
+// such string s has min <= s <= max, so s starts with whatever prefix min and max share.
+// An empty max means no upper bound, and then nothing is shared.
+std::string regexPathPrefix(const PathMatch& path) {
   if (path.kind != PathMatch::Kind::Regex || path.regex == nullptr || !path.regex->ok()) {
-    return;
+    return "";
   }
   std::string min;
   std::string max;
-  if (path.regex->PossibleMatchRange(&min, &max, kPathRangeBytes)) {
-    plan->path_bounded = true;
-    plan->path_min = std::move(min);
-    plan->path_max = std::move(max);
+  if (!path.regex->PossibleMatchRange(&min, &max, kPathRangeBytes)) {
+    return "";
   }
+  size_t shared = 0;
+  while (shared < min.size() && shared < max.size() && min[shared] == max[shared]) {
+    ++shared;
+  }
+  return min.substr(0, shared);
 }
 
 // The index of `name` in `names` (compared case-insensitively), appended when missing.
@@ -86,7 +88,7 @@ void planRouteMatch(RouteDef* route) {
   plan.any_method = route->methods.empty();
   plan.required_header_bits = requiredHeaderBits(*route);
   plan.needs_query = needsQuery(*route);
-  boundRegexPath(route->path, &plan);
+  plan.path_prefix = regexPathPrefix(route->path);
 }
 
 void assignHeaderSlots(VirtualHostDef* virtual_host) {

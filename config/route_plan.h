@@ -6,12 +6,12 @@
 
 namespace turnout {
 
-// The length of the bounds asked of RE2::PossibleMatchRange: long enough to tell apart the
-// paths of different regex routes, short enough to keep the compare cheap.
+// The length of the bounds asked of RE2::PossibleMatchRange, and so the longest literal
+// prefix a regex path is given.
 constexpr int kPathRangeBytes = 16;
 
 // Sets route->plan from the route's matchers: the path and method shortcuts, the header
-// bits and query the route needs, and the bounds of a regex path. Call it again after
+// bits and query the route needs, and the literal prefix of a regex path. Call it again after
 // changing a matcher. Header matcher names may be in any case. Any thread.
 void planRouteMatch(RouteDef* route);
 

@@ -182,13 +182,10 @@ struct RouteMatchPlan {
   // A query parameter matcher that is not inverted needs a query.
   bool needs_query = false;
 
-  // For a regex path: every path the regex can match lies in [path_min, path_max], compared
-  // byte by byte (RE2::PossibleMatchRange), so a path outside is refused without running
-  // the regex. An empty path_max bounds nothing above; path_bounded is false when RE2 gave
-  // no range at all.
-  bool path_bounded = false;
-  std::string path_min;
-  std::string path_max;
+  // For a regex path: the bytes every path the regex can match starts with (the common
+  // prefix of RE2::PossibleMatchRange's bounds), so a path without them is refused before
+  // the regex runs. Empty: no such prefix, or no regex.
+  std::string path_prefix;
 };
 
 struct RouteDef {

@@ -66,7 +66,7 @@ bool methodMatches(const std::vector<std::string>& methods, std::string_view met
     return true;
   }
   for (const std::string& allowed : methods) {
-    if (allowed == method) {
+    if (equalsByWords(allowed, method)) {
       return true;
     }
   }
@@ -149,12 +149,12 @@ inline bool planRefuses(const RouteMatchPlan& plan, const RequestFacts& facts) {
          (plan.needs_query && !facts.has_query);
 }
 
-// The path test proper. A regex path with bounds refuses a path outside them without
-// running the regex.
+// The path test proper. A regex path refuses a path without its literal prefix before the
+// regex runs.
 bool pathMatchesBounded(const PathMatch& match, const RouteMatchPlan& plan,
                         std::string_view path) {
-  if (plan.path_bounded &&
-      (path < plan.path_min || (!plan.path_max.empty() && path > plan.path_max))) {
+  if (path.size() < plan.path_prefix.size() ||
+      !equalsByWords(path.substr(0, plan.path_prefix.size()), plan.path_prefix)) {
     return false;
   }
   return pathMatches(match, path);
