@@ -32,11 +32,11 @@ const std::vector<HeaderView> kBrowserHeaders = {
 };
 
 // `count` routes under one "*.example.com" virtual host; route i needs "x-route:
-// route-<i>", so a request for the last route is refused by every route before it. Each
-// route gets its match plan as the snapshot compiler gives it. With `find_runs`, the
-// table is compiled as the snapshot compiler does it: from 4 routes on,
-// the routes form one exact-header run, searched by the request's value. Without it, every
-// route is tried in turn, the cost of tables whose routes differ in more than one value.
+// route-<i>", so a request for the last route is refused by every route before it. The
+// routes get their match plans and header slots as the snapshot compiler gives them. With
+// `find_runs`, from 4 routes on the routes form one exact-header run, searched by the
+// request's value, as the compiler makes it. Without it, every route is tried in turn, the
+// cost of tables whose routes differ in more than one value.
 RouteTable makeTable(int count, bool find_runs) {
   VirtualHostDef virtual_host;
   virtual_host.name = "shop";

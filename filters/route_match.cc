@@ -151,8 +151,7 @@ inline bool planRefuses(const RouteMatchPlan& plan, const RequestFacts& facts) {
 
 // The path test proper. A regex path refuses a path without its literal prefix before the
 // regex runs.
-bool pathMatchesBounded(const PathMatch& match, const RouteMatchPlan& plan,
-                        std::string_view path) {
+bool pathMatchesBounded(const PathMatch& match, const RouteMatchPlan& plan, std::string_view path) {
   if (path.size() < plan.path_prefix.size() ||
       !equalsByWords(path.substr(0, plan.path_prefix.size()), plan.path_prefix)) {
     return false;
@@ -271,7 +270,8 @@ class HeaderSlots {
 
   // One line without a comma is one value (RFC 9110 5.3); anything else is left to the
   // full matcher. Out of line: it runs once per slot, the test above once per matcher.
-  [[gnu::noinline]] static void fill(const KeyValueMatch& matcher, const RequestView& request, HeaderSlot* slot) {
+  [[gnu::noinline]] static void fill(const KeyValueMatch& matcher, const RequestView& request,
+                                     HeaderSlot* slot) {
     HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
     std::string_view first;
     std::string_view second;
@@ -311,8 +311,10 @@ inline bool headerMatcherSucceeds(const KeyValueMatch& matcher, const RequestVie
 
 // routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
 // request, a call per route is a noticeable part of the cost. `slots` may be null.
-[[gnu::always_inline]] inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request,
-                               const RequestFacts& facts, HeaderSlots* slots) {
+[[gnu::always_inline]] inline bool allMatchersSucceed(const RouteDef& route,
+                                                      const RequestView& request,
+                                                      const RequestFacts& facts,
+                                                      HeaderSlots* slots) {
   if (planRefuses(route.plan, facts) || !methodAndPathMatch(route, request, facts)) {
     return false;
   }
@@ -337,8 +339,7 @@ uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<Ro
   auto entry = std::lower_bound(
       run.entries.begin(), run.entries.end(), hash,
       [](const ExactHeaderRunDef::Entry& e, uint64_t wanted) { return e.value_hash < wanted; });
-  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best;
-       ++entry) {
+  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best; ++entry) {
     if (equalsByWords(value, routes[entry->route].headers.front().value.value)) {
       return entry->route;
     }
