@@ -380,7 +380,8 @@ const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<
 
 }  // namespace
 
-const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host) {
+[[gnu::flatten]] const VirtualHostDef* matchVirtualHost(const RouteTable& table,
+                                                        std::string_view host) {
   const VirtualHostDef* best = nullptr;
   DomainScore best_score;
   for (const VirtualHostDef& virtual_host : table.virtual_hosts) {
