@@ -151,7 +151,8 @@ inline bool planRefuses(const RouteMatchPlan& plan, const RequestFacts& facts) {
 
 // The path test proper. A regex path refuses a path without its literal prefix before the
 // regex runs.
-bool pathMatchesBounded(const PathMatch& match, const RouteMatchPlan& plan, std::string_view path) {
+bool pathMatchesAfterPrefix(const PathMatch& match, const RouteMatchPlan& plan,
+                            std::string_view path) {
   if (path.size() < plan.path_prefix.size() ||
       !equalsByWords(path.substr(0, plan.path_prefix.size()), plan.path_prefix)) {
     return false;
@@ -169,7 +170,7 @@ inline bool pathPassesPlan(const PathMatch& match, const RouteMatchPlan& plan,
     case RouteMatchPlan::Path::Test:
       break;
   }
-  return pathMatchesBounded(match, plan, path);
+  return pathMatchesAfterPrefix(match, plan, path);
 }
 
 // The method and path tests, the cheapest: most routes are told apart by them. A CONNECT
@@ -339,7 +340,8 @@ uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<Ro
   auto entry = std::lower_bound(
       run.entries.begin(), run.entries.end(), hash,
       [](const ExactHeaderRunDef::Entry& e, uint64_t wanted) { return e.value_hash < wanted; });
-  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best; ++entry) {
+  for (; entry != run.entries.end() && entry->value_hash == hash && entry->route < best;
+       ++entry) {
     if (equalsByWords(value, routes[entry->route].headers.front().value.value)) {
       return entry->route;
     }
