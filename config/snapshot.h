@@ -61,7 +61,16 @@ struct KeyValueMatch {
   // headerNameHash(name) for a header matcher, set by the snapshot compiler; 0 until then,
   // and the filters then hash the name on each use.
   uint32_t name_hash = 0;
+
+  // For a header matcher: 1 + the slot of its name in the virtual host (assignHeaderSlots()
+  // in config/route_plan.h), where the route match keeps what it read of that header for
+  // the other routes of the request; 0: no slot, the lines are looked up on every use.
+  uint8_t slot = 0;
 };
+
+// Distinct header names per virtual host that get a slot; the names past these are looked
+// up on every use.
+constexpr size_t kHeaderSlots = 16;
 
 struct PathMatch {
   // Connect matches CONNECT requests only, and the other kinds never do.
@@ -154,6 +163,31 @@ struct MirrorPolicyDef {
   uint32_t stats_slot = 0;
 };
 
+// What the route match can tell about a route before reading its matchers, worked out once
+// by planRouteMatch() (config/route_plan.h). The defaults promise nothing: a route built
+// without a plan is tested in full and gets the same answer, only more slowly.
+struct RouteMatchPlan {
+  // How much of the path test can be skipped: Any for prefix "" (every path), OriginForm
+  // for prefix "/" (every path that starts with '/', which excludes "*" of OPTIONS *).
+  enum class Path { Test, OriginForm, Any };
+
+  Path path = Path::Test;
+  bool any_method = false;  // The route has no method list.
+
+  // headerNameBit() of every header the route cannot match without: the name of each
+  // header matcher that is not inverted, and "cookie" when a cookie matcher is not. A
+  // request whose header index lacks one of these bits fails the route unread.
+  uint64_t required_header_bits = 0;
+
+  // A query parameter matcher that is not inverted needs a query.
+  bool needs_query = false;
+
+  // For a regex path: the bytes every path the regex can match starts with (the common
+  // prefix of RE2::PossibleMatchRange's bounds), so a path without them is refused before
+  // the regex runs. Empty: no such prefix, or no regex.
+  std::string path_prefix;
+};
+
 struct RouteDef {
   std::string name;
 
@@ -163,6 +197,7 @@ struct RouteDef {
   std::vector<KeyValueMatch> cookies;
   std::vector<KeyValueMatch> query_parameters;
   std::vector<std::string> methods;  // Empty: any method.
+  RouteMatchPlan plan;
 
   // Action. A single-cluster route has one share owning every bucket.
   std::vector<ClusterShare> shares;

@@ -10,6 +10,7 @@
 #include "config/field_syntax.h"
 #include "config/header_runs.h"
 #include "config/mirror_policy.h"
+#include "config/route_plan.h"
 #include "config/word_compare.h"
 
 namespace turnout {
@@ -268,6 +269,7 @@ RouteDef compileRoute(const config::Route& route, const ClusterIndex& clusters,
   compiled.mirrors = compileMirrorPolicies(action, clusters, compiled.timeout_ms);
   compileUnhealthyPolicy(action, clusters, &compiled);
   compiled.upgrade_types = compileUpgradeTypes(listener_upgrades, action.upgrade_configs());
+  planRouteMatch(&compiled);
   return compiled;
 }
 
@@ -289,6 +291,7 @@ RouteTable compileRouteTable(const config::RouteConfiguration& route_config,
       compiled.routes.push_back(compileRoute(route, clusters, listener_upgrades));
     }
     compiled.exact_header_runs = findExactHeaderRuns(compiled.routes);
+    assignHeaderSlots(&compiled);
     table.virtual_hosts.push_back(std::move(compiled));
   }
 

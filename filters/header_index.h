@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -49,8 +48,8 @@ class HeaderLines {
 // The name index of one request head: built once per request (on the worker thread, as
 // the proxy parses the head or starts the stream), then read by the route match and the
 // split. Holds a reference to the header vector, which must outlive the index and not
-// change while it is used. About 450 bytes, meant to live on the stack. Not for sharing
-// between threads: find() remembers its last answer.
+// change while it is used. About 370 bytes, meant to live on the stack. Read-only once
+// built.
 class HeaderIndex {
  public:
   // Lines past this many are not indexed; lookups compare their names one by one, so a
@@ -64,6 +63,11 @@ class HeaderIndex {
   // The lines named `lower_name` (lower case); `name_hash` is headerNameHash(lower_name).
   HeaderLines find(std::string_view lower_name, uint32_t name_hash) const;
 
+  // headerNameBit() of every line's name ORed together (config/word_compare.h), or every
+  // bit when some lines are not indexed: a bit that is clear proves that no line has a
+  // name with that bit, which lets the route match skip a route needing such a header.
+  uint64_t nameBits() const { return name_bits_; }
+
  private:
   friend class HeaderLines;
 
@@ -71,26 +75,16 @@ class HeaderIndex {
   static constexpr unsigned kChainBits = 5;
   static constexpr size_t kChains = size_t{1} << kChainBits;
 
-  // Names up to this long are remembered by find().
-  static constexpr size_t kRememberedNameBytes = 32;
-
   static size_t chainOf(uint32_t hash) { return hash >> (32 - kChainBits); }
 
   // 1 + the first line named `lower_name`, or 0 when none is.
   size_t firstLine(std::string_view lower_name, uint32_t name_hash) const;
 
   const std::vector<HeaderView>* headers_;
+  uint64_t name_bits_ = 0;
   uint8_t chain_start_[kChains];          // 1 + the first line of each chain; 0: empty chain.
   uint8_t next_in_chain_[kIndexedLines];  // 1 + the next line of the same chain; 0: last.
   uint32_t hashes_[kIndexedLines];        // headerNameHash() of each indexed line's name.
-
-  // The last name find() resolved and its first line: routes one after the other often
-  // test the same header ("x-canary: a", then "x-canary: b"), and then the lookup and
-  // the case-folding compare are done once per request instead of once per route.
-  mutable uint32_t remembered_hash_ = 0;  // 0: nothing remembered.
-  mutable uint8_t remembered_length_ = 0;
-  mutable size_t remembered_first_ = 0;
-  mutable char remembered_name_[kRememberedNameBytes];
 };
 
 // The lines of `request` named `lower_name`: through its header index when it has one,
@@ -122,19 +116,7 @@ inline HeaderLines::HeaderLines(const HeaderIndex& index, std::string_view lower
 }
 
 inline HeaderLines HeaderIndex::find(std::string_view lower_name, uint32_t name_hash) const {
-  if (name_hash == remembered_hash_ &&
-      equalsByWords(lower_name, std::string_view(remembered_name_, remembered_length_))) {
-    return HeaderLines(*this, lower_name, name_hash, remembered_first_);
-  }
-
-  const size_t first = firstLine(lower_name, name_hash);
-  if (!lower_name.empty() && lower_name.size() <= kRememberedNameBytes) {
-    std::memcpy(remembered_name_, lower_name.data(), lower_name.size());
-    remembered_length_ = static_cast<uint8_t>(lower_name.size());
-    remembered_hash_ = name_hash;
-    remembered_first_ = first;
-  }
-  return HeaderLines(*this, lower_name, name_hash, first);
+  return HeaderLines(*this, lower_name, name_hash, firstLine(lower_name, name_hash));
 }
 
 inline bool HeaderLines::next(std::string_view* value) {

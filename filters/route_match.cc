@@ -66,7 +66,7 @@ bool methodMatches(const std::vector<std::string>& methods, std::string_view met
     return true;
   }
   for (const std::string& allowed : methods) {
-    if (allowed == method) {
+    if (equalsByWords(allowed, method)) {
       return true;
     }
   }
@@ -119,50 +119,216 @@ bool anyValueMatches(const KeyValueMatch& matcher, Scanner scanner) {
   return false;
 }
 
-template <typename Matcher, typename Source>
-bool allMatch(const std::vector<KeyValueMatch>& matchers, const Source& source, Matcher matches) {
-  for (const KeyValueMatch& matcher : matchers) {
-    if (!matches(matcher, source)) {
+const std::vector<HeaderView> kNoHeaders;
+
+// Hashed once at start-up: cookie matchers find the Cookie lines through the header index.
+const uint32_t kCookieNameHash = headerNameHash("cookie");
+
+// What every route's test asks of the request, worked out once per matchRoute() call
+// instead of once per route.
+struct RequestFacts {
+  bool connect = false;      // A CONNECT request: only connect routes take it.
+  bool origin_form = false;  // The path starts with '/' (prefix "/" takes it).
+  bool has_query = false;
+  uint64_t header_bits = ~uint64_t{0};  // HeaderIndex::nameBits(); every bit without one.
+
+  explicit RequestFacts(const RequestView& request)
+      : connect(request.method == "CONNECT"),
+        origin_form(!request.path.empty() && request.path.front() == '/'),
+        has_query(!request.query.empty()) {
+    if (request.header_index != nullptr) {
+      header_bits = request.header_index->nameBits();
+    }
+  }
+};
+
+// True when the plan alone proves that `route` fails: it needs a header whose name bit
+// the request lacks, or a query the request does not have.
+inline bool planRefuses(const RouteMatchPlan& plan, const RequestFacts& facts) {
+  return (plan.required_header_bits & ~facts.header_bits) != 0 ||
+         (plan.needs_query && !facts.has_query);
+}
+
+// The path test proper. A regex path refuses a path without its literal prefix before the
+// regex runs.
+bool pathMatchesAfterPrefix(const PathMatch& match, const RouteMatchPlan& plan,
+                            std::string_view path) {
+  if (path.size() < plan.path_prefix.size() ||
+      !equalsByWords(path.substr(0, plan.path_prefix.size()), plan.path_prefix)) {
+    return false;
+  }
+  return pathMatches(match, path);
+}
+
+inline bool pathPassesPlan(const PathMatch& match, const RouteMatchPlan& plan,
+                           const RequestFacts& facts, std::string_view path) {
+  switch (plan.path) {
+    case RouteMatchPlan::Path::Any:
+      return true;
+    case RouteMatchPlan::Path::OriginForm:
+      return facts.origin_form;
+    case RouteMatchPlan::Path::Test:
+      break;
+  }
+  return pathMatchesAfterPrefix(match, plan, path);
+}
+
+// The method and path tests, the cheapest: most routes are told apart by them. A CONNECT
+// target has no path (RFC 9110 9.3.6): only a connect route takes it, and a connect route
+// takes nothing else.
+inline bool methodAndPathMatch(const RouteDef& route, const RequestView& request,
+                               const RequestFacts& facts) {
+  const bool connect_route = route.path.kind == PathMatch::Kind::Connect;
+  if (connect_route != facts.connect) {
+    return false;
+  }
+  const RouteMatchPlan& plan = route.plan;
+  if (!plan.any_method && !methodMatches(route.methods, request.method)) {
+    return false;
+  }
+  return pathPassesPlan(route.path, plan, facts, request.path);
+}
+
+// False when no Cookie line holds the bytes of `name`: a cookie of that name can only be in
+// a line that does, and most requests lack a toggle cookie, so this spares parsing pairs.
+bool cookieNameMayBePresent(const RequestView& request, std::string_view name) {
+  HeaderLines lines = headerLines(request, "cookie", kCookieNameHash);
+  std::string_view line;
+  while (lines.next(&line)) {
+    if (line.find(name) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// cookieMatches() after the cheap test for the name's bytes.
+bool cookieMatchesRequest(const KeyValueMatch& matcher, const RequestView& request,
+                          const std::vector<HeaderView>& headers) {
+  if (!cookieNameMayBePresent(request, matcher.name)) {
+    return matcher.invert;  // Absent: every test fails, and invert flips that.
+  }
+  return cookieMatches(matcher, headers);
+}
+
+// queryParameterMatches() after the same test on the query.
+bool queryParameterMatchesRequest(const KeyValueMatch& matcher, std::string_view query) {
+  if (query.find(matcher.name) == std::string_view::npos) {
+    return matcher.invert;
+  }
+  return queryParameterMatches(matcher, query);
+}
+
+// The cookie and query parameter matchers, out of line: most routes have none.
+[[gnu::noinline]] bool cookiesAndQueryMatch(const RouteDef& route, const RequestView& request) {
+  for (const KeyValueMatch& matcher : route.query_parameters) {
+    if (!queryParameterMatchesRequest(matcher, request.query)) {
+      return false;
+    }
+  }
+  const std::vector<HeaderView>& headers =
+      request.headers != nullptr ? *request.headers : kNoHeaders;
+  for (const KeyValueMatch& matcher : route.cookies) {
+    if (!cookieMatchesRequest(matcher, request, headers)) {
       return false;
     }
   }
   return true;
 }
 
-const std::vector<HeaderView> kNoHeaders;
+// What one matchRoute() call read of a header name, kept for every route of the virtual
+// host that tests the same name (KeyValueMatch::slot). Most headers a route tests are
+// absent, or one line holding one value; for those, a route's matcher is answered from
+// here without a lookup.
+struct HeaderSlot {
+  enum class Shape : uint8_t { Absent, OneValue, Other };
 
-// routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
-// request, a call per route is a noticeable part of the cost.
-// The method and path tests, the cheapest: most routes are told apart by them. A CONNECT
-// target has no path (RFC 9110 9.3.6): only a connect route takes it, and a connect route
-// takes nothing else.
-bool methodAndPathMatch(const RouteDef& route, const RequestView& request) {
-  bool connect_route = route.path.kind == PathMatch::Kind::Connect;
-  if (connect_route != (request.method == "CONNECT")) {
-    return false;
+  std::string_view value() const { return std::string_view(value_data, value_size); }
+
+  // Left unset until the slot is filled, which is why the value is not a string_view (its
+  // constructor would set it): setting sixteen slots per request would cost more than most
+  // requests save.
+  Shape shape;
+  const char* value_data;  // The only line's value, for OneValue.
+  size_t value_size;
+};
+
+// The slots of one matchRoute() call, each filled on first use. Lives on the stack.
+class HeaderSlots {
+ public:
+  // The slot of `matcher`'s header (matcher.slot must be nonzero), read on first use.
+  const HeaderSlot& slotOf(const KeyValueMatch& matcher, const RequestView& request) {
+    const unsigned slot = matcher.slot - 1u;
+    if ((filled_ & (1u << slot)) == 0) {
+      fill(matcher, request, &slots_[slot]);
+      filled_ |= 1u << slot;
+    }
+    return slots_[slot];
   }
-  return methodMatches(route.methods, request.method) && pathMatches(route.path, request.path);
+
+ private:
+  static_assert(kHeaderSlots <= 32, "filled_ has a bit per slot");
+
+  // One line without a comma is one value (RFC 9110 5.3); anything else is left to the
+  // full matcher. Out of line: it runs once per slot, the test above once per matcher.
+  [[gnu::noinline]] static void fill(const KeyValueMatch& matcher, const RequestView& request,
+                                     HeaderSlot* slot) {
+    HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
+    std::string_view first;
+    std::string_view second;
+    if (!lines.next(&first)) {
+      slot->shape = HeaderSlot::Shape::Absent;
+    } else if (lines.next(&second) || containsByte(first, ',')) {
+      slot->shape = HeaderSlot::Shape::Other;
+    } else {
+      slot->shape = HeaderSlot::Shape::OneValue;
+      slot->value_data = first.data();
+      slot->value_size = first.size();
+    }
+  }
+
+  uint32_t filled_ = 0;
+  HeaderSlot slots_[kHeaderSlots];
+};
+
+// One header matcher's answer, invert applied: from its slot when the header is absent or
+// has one value, else from every line and list element.
+inline bool headerMatcherSucceeds(const KeyValueMatch& matcher, const RequestView& request,
+                                  HeaderSlots* slots) {
+  if (matcher.slot != 0 && slots != nullptr) {
+    const HeaderSlot& slot = slots->slotOf(matcher, request);
+    switch (slot.shape) {
+      case HeaderSlot::Shape::Absent:
+        return matcher.invert;
+      case HeaderSlot::Shape::OneValue:
+        return (!matcher.has_value_match || matcher.value.matches(slot.value())) != matcher.invert;
+      case HeaderSlot::Shape::Other:
+        break;
+    }
+  }
+  HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
+  return anyHeaderLineMatches(matcher, lines) != matcher.invert;
 }
 
-inline bool allMatchersSucceed(const RouteDef& route, const RequestView& request) {
-  if (!methodAndPathMatch(route, request)) {
+// routeMatches(), inline in matchRoute's loop: with ten or a hundred routes tried per
+// request, a call per route is a noticeable part of the cost. `slots` may be null.
+[[gnu::always_inline]] inline bool allMatchersSucceed(const RouteDef& route,
+                                                      const RequestView& request,
+                                                      const RequestFacts& facts,
+                                                      HeaderSlots* slots) {
+  if (planRefuses(route.plan, facts) || !methodAndPathMatch(route, request, facts)) {
     return false;
   }
 
   for (const KeyValueMatch& matcher : route.headers) {
-    HeaderLines lines = headerLines(request, matcher.name, matcher.name_hash);
-    if (anyHeaderLineMatches(matcher, lines) == matcher.invert) {
+    if (!headerMatcherSucceeds(matcher, request, slots)) {
       return false;
     }
   }
   if (route.query_parameters.empty() && route.cookies.empty()) {
     return true;
   }
-
-  const std::vector<HeaderView>& headers =
-      request.headers != nullptr ? *request.headers : kNoHeaders;
-  return allMatch(route.query_parameters, request.query, queryParameterMatches) &&
-         allMatch(route.cookies, headers, cookieMatches);
+  return cookiesAndQueryMatch(route, request);
 }
 
 // `best`, or the first route of the run before it whose value is `value`. Entries are
@@ -190,8 +356,10 @@ uint32_t earlierRouteForValue(const ExactHeaderRunDef& run, const std::vector<Ro
 // offers costs one hash lookup, however many routes the run has, and never a route's full
 // test: a head of many repeated values stays linear in its size.
 const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<RouteDef>& routes,
-                                const RequestView& request) {
-  if (!methodAndPathMatch(routes[run.begin], request)) {
+                                const RequestView& request, const RequestFacts& facts) {
+  // Every route of the run needs the run's header, so one plan speaks for them all.
+  const RouteDef& first = routes[run.begin];
+  if (planRefuses(first.plan, facts) || !methodAndPathMatch(first, request, facts)) {
     return nullptr;
   }
 
@@ -214,7 +382,8 @@ const RouteDef* firstRouteOfRun(const ExactHeaderRunDef& run, const std::vector<
 
 }  // namespace
 
-const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view host) {
+[[gnu::flatten]] const VirtualHostDef* matchVirtualHost(const RouteTable& table,
+                                                        std::string_view host) {
   const VirtualHostDef* best = nullptr;
   DomainScore best_score;
   for (const VirtualHostDef& virtual_host : table.virtual_hosts) {
@@ -236,13 +405,15 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
   }
   // Route by route, in order, except that a run of routes told apart by one header's
   // value is searched by that value and then skipped as a whole.
+  const RequestFacts facts(request);
+  HeaderSlots slots;
   const std::vector<RouteDef>& routes = virtual_host->routes;
   auto run = virtual_host->exact_header_runs.begin();
   const auto last_run = virtual_host->exact_header_runs.end();
   size_t next = 0;
   while (next < routes.size()) {
     if (run != last_run && run->begin == next) {
-      const RouteDef* found = firstRouteOfRun(*run, routes, request);
+      const RouteDef* found = firstRouteOfRun(*run, routes, request, facts);
       if (found != nullptr) {
         return found;
       }
@@ -250,7 +421,7 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
       ++run;
       continue;
     }
-    if (allMatchersSucceed(routes[next], request)) {
+    if (allMatchersSucceed(routes[next], request, facts, &slots)) {
       return &routes[next];
     }
     ++next;
@@ -259,7 +430,7 @@ const RouteDef* matchRoute(const RouteTable& table, const RequestView& request) 
 }
 
 bool routeMatches(const RouteDef& route, const RequestView& request) {
-  return allMatchersSucceed(route, request);
+  return allMatchersSucceed(route, request, RequestFacts(request), nullptr);
 }
 
 bool headerMatches(const KeyValueMatch& matcher, const std::vector<HeaderView>& headers) {

@@ -26,7 +26,10 @@ const VirtualHostDef* matchVirtualHost(const RouteTable& table, std::string_view
 // The first route of the matched virtual host whose path, method, header, cookie and
 // query matchers all succeed, or nullptr (no virtual host, or no route matches). A run of
 // routes told apart by one header's exact value (VirtualHostDef::exact_header_runs) is
-// searched by the request's values of that header; the route chosen is the same.
+// searched by the request's values of that header; the route chosen is the same. Routes
+// tried in turn use their RouteMatchPlan (config/route_plan.h), the header index's name
+// bits and one read per request of each header in a slot; these change the cost, never the
+// answer.
 const RouteDef* matchRoute(const RouteTable& table, const RequestView& request);
 
 // True when every matcher of `route` succeeds for `request`:

@@ -1,6 +1,10 @@
 // Maps a request to a bucket and the bucket to one of the route's weighted clusters.
 #include "filters/split.h"
 
+// The hash functions compiled into this file, so that hashing a key of a few bytes is not a
+// call into the shared library and its dispatch on the length; the algorithm, and so every
+// bucket, is the same.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "filters/cookies.h"
@@ -100,8 +104,9 @@ uint32_t shareForBucket(const RouteDef& route, uint32_t bucket) {
   return 0;
 }
 
-SplitDecision decideSplit(const RouteDef& route, const RequestView& request,
-                          uint32_t random_bucket) {
+// Flattened: the steps are small, and as calls they cost about as much as their work.
+[[gnu::flatten]] SplitDecision decideSplit(const RouteDef& route, const RequestView& request,
+                                           uint32_t random_bucket) {
   const std::vector<HeaderView>& headers =
       request.headers != nullptr ? *request.headers : kNoHeaders;
 

@@ -67,7 +67,7 @@ TEST(HeaderIndex, FindsEveryLineOfANameInRequestOrder) {
 }
 
 // Names that agree in length and in their first and last eight bytes share a hash; the
-// index must still tell them apart, also when it remembers the last name it looked up.
+// index must still tell them apart, also when it is asked for the same name again.
 TEST(HeaderIndex, CollidingNamesAreToldApart) {
   const std::string first = "x-canary-A-group-name";
   const std::string second = "x-canary-b-group-name";
