@@ -67,6 +67,18 @@ RouteTable makeTable(int count, bool find_runs) {
   return table;
 }
 
+// A browser's request for a shop page, carrying `headers`; the index is set per iteration.
+RequestView browserRequest(const std::vector<HeaderView>* headers) {
+  RequestView request;
+  request.method = "GET";
+  request.path = "/cart/items";
+  request.query = "page=2&sort=price";
+  request.host = "shop.example.com";
+  request.client_ip = "198.51.100.23";
+  request.headers = headers;
+  return request;
+}
+
 void matchAndSplit(benchmark::State& state, bool find_runs) {
   const int count = static_cast<int>(state.range(0));
   const RouteTable table = makeTable(count, find_runs);
@@ -74,13 +86,7 @@ void matchAndSplit(benchmark::State& state, bool find_runs) {
   const std::string wanted = "route-" + std::to_string(count - 1);
   headers[8].value = wanted;
 
-  RequestView request;
-  request.method = "GET";
-  request.path = "/cart/items";
-  request.query = "page=2&sort=price";
-  request.host = "shop.example.com";
-  request.client_ip = "198.51.100.23";
-  request.headers = &headers;
+  RequestView request = browserRequest(&headers);
 
   for (auto _ : state) {
     // The proxy indexes each request's header lines once, before the match (proxy/stream.cc).
@@ -154,13 +160,7 @@ void BM_MatchAndSplitMixed(benchmark::State& state) {
   }
   const RouteTable& table = loaded.snapshot->listeners[0].route_table;
 
-  RequestView request;
-  request.method = "GET";
-  request.path = "/cart/items";
-  request.query = "page=2&sort=price";
-  request.host = "shop.example.com";
-  request.client_ip = "198.51.100.23";
-  request.headers = &kBrowserHeaders;
+  RequestView request = browserRequest(&kBrowserHeaders);
 
   // The request must fail every route but the last, or the figure would say less.
   const RouteDef* expected = matchRoute(table, request);
