@@ -5,6 +5,12 @@
 #
 #   bench/perf.sh                                    small case; turnout, nginx, HAProxy
 #   CASE=close TARGETS="turnout haproxy" TOP=30 bench/perf.sh
+#   COUNT=1 CASE=1k bench/perf.sh                    system calls per request under load
+#
+# COUNT=1 counts instead of sampling: system calls by name (perf's syscall tracepoints) and
+# context switches of each target's processes per request served, while wrk loads it. Unlike
+# TOOL=strace bench/instr.sh, which sends one request at a time, this shows how many events
+# each epoll_wait call gathers when 64 connections are busy.
 #
 # Same processes, configs and fixed loopback ports as bench/run.sh. DUR (default 5) is the
 # sampling time; wrk runs one second longer on each side. The perf files stay in
@@ -40,6 +46,33 @@ profile() {
   echo "$report" | head -"$TOP" | cut -c1-150
 }
 
+# The system calls counted by COUNT=1: the I/O calls the three proxies use, and epoll's.
+COUNTED_CALLS="read write readv writev recvfrom sendto epoll_wait epoll_ctl accept4"
+
+# count_calls TARGET PIDS: system calls and context switches of PIDS per request, counted
+# while wrk loads TARGET for DUR seconds; prints the nonzero ones.
+count_calls() {
+  local target=$1 pids=$2 port events="context-switches" call out=$BENCH_DIR/count-$1-$CASE
+  port=$(target_port "$target")
+  local url=http://127.0.0.1:$port$CASE_PATH
+  for call in $COUNTED_CALLS; do
+    events+=",syscalls:sys_enter_$call"
+  done
+  wrk -t1 -c"$CASE_CONNS" -d1s "${CASE_ARGS[@]}" "$url" > /dev/null 2>&1 || true
+
+  # perf counts PIDS for exactly as long as wrk runs, so wrk's request count is the divisor.
+  perf stat -x, -e "$events" -p "$pids" -o "$out.stat" -- \
+    wrk -t1 -c"$CASE_CONNS" -d"${DUR}s" "${CASE_ARGS[@]}" "$url" > "$out.wrk" 2>&1 ||
+    die "perf stat failed for $target (see $out.stat)"
+  local requests
+  requests=$(awk '/requests in/ {print $1}' "$out.wrk")
+  echo "$target case=$CASE: $requests requests; per request:"
+  awk -F, -v n="${requests:-0}" 'n > 0 && $1 ~ /^[0-9]+$/ && $1 > 0 {
+    name = $3; sub(/^syscalls:sys_enter_/, "", name)
+    printf "  %-18s %8.3f\n", name, $1 / n
+  }' "$out.stat"
+}
+
 main() {
   require_tools perf wrk nginx haproxy ss
   [[ "$DUR" =~ ^[0-9]+$ ]] && [ "$DUR" -ge 1 ] && [ "$DUR" -le 120 ] ||
@@ -67,7 +100,11 @@ main() {
   for target in $TARGETS; do
     [ -n "${pids[$target]:-}" ] ||
       die "unknown target $target (known: direct nginx haproxy turnout)"
-    profile "$target" "${pids[$target]}"
+    if [ "${COUNT:-0}" = 1 ]; then
+      count_calls "$target" "${pids[$target]}"
+    else
+      profile "$target" "${pids[$target]}"
+    fi
   done
 }
 
