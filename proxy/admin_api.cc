@@ -3,7 +3,7 @@
 
 #include <google/protobuf/struct.pb.h>
 
-#include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 
@@ -241,15 +241,12 @@ AdminResponse AdminApi::rollback(const AdminRequest& request) {
   if (!text) {
     return changeReply(options_.manager->rollback(std::nullopt));
   }
-  // Version ids count up from 1 and are reported as 32-bit numbers, so a longer string of
-  // digits names no version: strtoull would clamp it to its maximum, and the reply would
-  // name a version nobody asked for.
-  std::string digits(*text);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long version = std::strtoull(digits.c_str(), &end, 10);
-  if (digits.empty() || *end != '\0' || digits[0] < '0' || digits[0] > '9' || errno == ERANGE ||
-      version > UINT32_MAX) {
+  // Version ids count up from 1 and are reported as 32-bit numbers, so digits past that
+  // range name no version; nor does anything but digits (a sign, spaces).
+  uint32_t version = 0;
+  const char* end = text->data() + text->size();
+  auto [stop, error] = std::from_chars(text->data(), end, version);
+  if (text->empty() || error != std::errc() || stop != end) {
     return errorReply(400, "version must be a version id, e.g. ?version=3");
   }
   return changeReply(options_.manager->rollback(version));
