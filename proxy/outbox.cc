@@ -32,7 +32,7 @@ void forEachUnwritten(const std::string_view* parts, size_t count, size_t skip, 
 bool Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts) {
   // Below this a copy costs less than the extra system call.
   constexpr size_t kWriteThroughBytes = 4096;
-  constexpr size_t kMostParts = 4;
+  constexpr size_t kMostParts = kMostWriteParts - 1;  // The buffer may take the first place.
 
   size_t total = 0;
   for (std::string_view part : parts) {
@@ -48,7 +48,7 @@ bool Outbox::appendWritingThrough(std::initializer_list<std::string_view> parts)
   // Bytes already waiting in the buffer (a response head, typically, with the first body
   // piece read in the same event) go out first, in the same write, so the body piece is
   // not copied behind them.
-  std::string_view all[kMostParts + 1];
+  std::string_view all[kMostWriteParts];
   size_t count = 0;
   bool buffered = !buffer_.empty();
   if (buffered) {
